@@ -1,0 +1,168 @@
+"""The colorize_simple.py / colorize_complex.py command line (shared by both).
+
+Scripts call :func:`colorize_command` with their model kind; everything else
+(argument parsing, input discovery, error reporting, safe output) lives here.
+Bad inputs are reported as one line each on stderr and skipped; the exit
+status is 0 when every input was colorized, 1 when any failed, 2 for usage
+errors and unusable model files.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from colorize.errors import ColorizeError
+from colorize.io import is_image_path, list_images
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DATA = PACKAGE_ROOT / "data"
+BUNDLED_MODELS = {"simple": BUNDLED_DATA / "simple.keras", "complex": BUNDLED_DATA / "complex.keras"}
+SAMPLES = BUNDLED_DATA / "samples"
+# Images per forward pass in folder runs: one traced graph, amortised overhead.
+BATCH = 8
+
+_DESCRIPTIONS = {
+    "simple": "Colorize grayscale photos with the simple L2 regression CNN (CS 512 model 1).",
+    "complex": "Colorize grayscale photos with the Zhang-et-al-style classifier over quantized ab colours.",
+}
+
+
+def build_colorize_parser(kind):
+    """argparse parser for colorize_<kind>.py."""
+    parser = argparse.ArgumentParser(
+        prog=f"colorize_{kind}.py",
+        description=_DESCRIPTIONS[kind]
+        + " Each input NAME.ext becomes OUTPUT/NAME.png at the input's resolution, keeping its lightness."
+        " Colour inputs are treated as their grayscale.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="image files or folders (searched recursively); none: the bundled samples in data/samples",
+    )
+    parser.add_argument("--output", "-o", default="colorized", metavar="DIR", help="folder for the colorized PNGs")
+    parser.add_argument("--model", "-m", default=str(BUNDLED_MODELS[kind]), metavar="FILE", help=f"a trained {kind} .keras model")
+    parser.add_argument("--size", type=int, default=256, help="working resolution of the network (square, multiple of 8)")
+    if kind == "complex":
+        parser.add_argument(
+            "--temperature", "-t", type=float, default=0.38,
+            help="annealed-mean temperature: 1 = plain mean (duller), towards 0 = most likely colour (bolder)",
+        )
+    parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace existing outputs (default: keep them and write NAME-1.png, NAME-2.png, ...)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file messages")
+    return parser
+
+
+def collect_inputs(paths):
+    """PATH arguments -> list of (input path, output relative name) and a list of errors.
+
+    Files keep their stem; files found in a folder keep their sub-folder
+    relative to it, so two ``x.jpg`` in different sub-folders never collide.
+    """
+    jobs, errors = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                errors.append(ColorizeError(path, "folder contains no image files"))
+            jobs.extend((f, f.relative_to(path).with_suffix(".png")) for f in found)
+        elif path.exists() or is_image_path(path):
+            jobs.append((path, Path(path.stem + ".png")))
+        else:
+            jobs.append((path, Path(path.stem + ".png")))  # reported as missing when read
+    return jobs, errors
+
+
+def _validate(parser, args):
+    if args.size < 8 or args.size % 8:
+        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
+    if getattr(args, "temperature", 1.0) <= 0:
+        parser.error("--temperature must be greater than 0")
+
+
+def colorize_command(kind, argv=None):
+    """Entry point of colorize_<kind>.py. Returns the process exit status."""
+    parser = build_colorize_parser(kind)
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    paths = args.paths or [str(SAMPLES)]
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize.inference import load_colorizer
+
+    try:
+        model = load_colorizer(args.model, kind=kind)
+    except ColorizeError as error:
+        print(f"colorize_{kind}.py: error: {error}", file=sys.stderr)
+        return 2
+    jobs, errors = collect_inputs(paths)
+    for error in errors:
+        print(f"colorize_{kind}.py: error: {error}", file=sys.stderr)
+    written, failed = run_jobs(jobs, model, args, kind)
+    if not args.quiet:
+        print(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
+    return 1 if failed or errors else 0
+
+
+def run_jobs(jobs, model, args, kind):
+    """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed)."""
+    from tqdm.auto import tqdm
+
+    from colorize.inference import colorize_lightness, lightness_of
+    from colorize.io import free_path, read_image, write_png
+
+    output = Path(args.output)
+    temperature = getattr(args, "temperature", None)
+    show_bar = not args.quiet and len(jobs) > 1
+    bar = tqdm(total=len(jobs), unit="img", desc="colorizing", disable=not show_bar)
+    written = failed = 0
+
+    def report(message):
+        tqdm.write(f"colorize_{kind}.py: error: {message}", file=sys.stderr)
+
+    for start in range(0, len(jobs), BATCH):
+        loaded = []
+        for path, relative in jobs[start : start + BATCH]:
+            try:
+                loaded.append((path, relative, read_image(path)))
+            except ColorizeError as error:
+                report(error)
+                failed += 1
+                bar.update(1)
+        if not loaded:
+            continue
+        lightness = [lightness_of(image) for _, _, image in loaded]
+        results = colorize_lightness(lightness, model, size=args.size, temperature=temperature)
+        for (path, relative, image), result in zip(loaded, results):
+            target = output / relative
+            target = target if args.overwrite else free_path(target)
+            try:
+                write_png(target, result)
+                if args.compare:
+                    from colorize.plots import compare_figure
+
+                    original = None if _is_gray(image) else image
+                    compare_figure(image, result, original, free_path(target.with_name(target.stem + "_compare.png")))
+            except (OSError, ColorizeError) as error:
+                report(f"{target}: cannot write ({getattr(error, 'strerror', None) or error})")
+                failed += 1
+            else:
+                written += 1
+                if not show_bar and not args.quiet:
+                    print(f"{path} -> {target}")
+            bar.update(1)
+    bar.close()
+    return written, failed
+
+
+def _is_gray(image):
+    from colorize.io import is_grayscale
+
+    return is_grayscale(image)

@@ -1,0 +1,236 @@
+"""Training data: image folders and CIFAR-10, splits, augmentation, (L, ab) batches.
+
+Every model eats the same batches:
+
+    x: normalised L   (B, S, S, 1) float32 in [-0.5, 0.5]
+    y: normalised ab  (B, S, S, 2) float32 in about [-1.2, 1.2]
+
+Images are decoded once into a uint8 array at the training size; per-batch
+work (augmentation, Lab conversion) runs in a ``keras.utils.PyDataset``, which
+needs no TensorFlow, so the same code trains on the JAX backend too.
+"""
+
+import hashlib
+import math
+import warnings
+
+import cv2
+import keras
+import numpy as np
+
+from colorize import color
+from colorize.io import is_grayscale, list_images
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+# ----------------------------------------------------------------------------- splits
+def split_items(keys, fractions=DEFAULT_FRACTIONS, seed=0):
+    """Deterministic, disjoint train/val/test split of ``keys`` (strings).
+
+    Items are ordered by a seeded hash of their key and cut at the exact
+    fractions, so the split depends only on the set of keys and the seed (not
+    on the order files were listed in), and validation gets at least one item
+    when there are three or more. Returns a dict split name -> sorted list of
+    indices into ``keys``.
+    """
+    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6) or min(fractions) < 0:
+        raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
+    order = sorted(range(len(keys)), key=lambda i: hashlib.sha1(f"{seed}:{keys[i]}".encode()).hexdigest())
+    n = len(keys)
+    n_val = int(round(fractions[1] * n))
+    n_test = int(round(fractions[2] * n))
+    if n >= 3 and fractions[1] > 0:
+        n_val = max(n_val, 1)
+    n_train = n - n_val - n_test
+    cuts = {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    return {name: sorted(idx) for name, idx in cuts.items()}
+
+
+def split_paths(paths, root=None, fractions=DEFAULT_FRACTIONS, seed=0):
+    """Split image paths (keys are paths relative to ``root`` when given) -> dict of path lists."""
+    keys = [str(p.relative_to(root)) if root is not None else str(p) for p in paths]
+    return {name: [paths[i] for i in idx] for name, idx in split_items(keys, fractions, seed).items()}
+
+
+# ----------------------------------------------------------------------------- decoding
+def square_resize(rgb, size):
+    """Centre-crop uint8 RGB (H, W, 3) to a square and resize to (size, size, 3)."""
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = rgb[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interpolation)
+
+
+def _decode_for_training(path, size):
+    """Path -> uint8 RGB (size, size, 3), or None for unreadable or grayscale files."""
+    data = np.fromfile(path, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None or image.ndim == 2 or image.shape[-1] < 3:
+        return None
+    rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+    if rgb.dtype != np.uint8:
+        rgb = (rgb / np.iinfo(rgb.dtype).max * 255).astype(np.uint8)
+    if is_grayscale(rgb):
+        return None
+    return square_resize(rgb, size)
+
+
+def _warn_skipped(skipped, total):
+    """One warning line for all files a training run had to skip."""
+    if skipped:
+        examples = ", ".join(str(p) for p in skipped[:3])
+        warnings.warn(
+            f"skipped {len(skipped)} of {total} files (grayscale or unreadable), e.g. {examples}", stacklevel=3
+        )
+
+
+def _decode_all(paths, size, progress, description):
+    """Decode ``paths`` -> (uint8 (N, size, size, 3) of the usable ones, list of skipped paths)."""
+    from tqdm.auto import tqdm
+
+    images, skipped = [], []
+    for path in tqdm(paths, desc=description, unit="img", disable=not progress, leave=False):
+        try:
+            rgb = _decode_for_training(path, size)
+        except (OSError, cv2.error):
+            rgb = None
+        if rgb is None:
+            skipped.append(path)
+        else:
+            images.append(rgb)
+    array = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return array, skipped
+
+
+def load_images(paths, size, progress=True, description="decoding"):
+    """Decode image files into one uint8 array (N, size, size, 3).
+
+    Grayscale and unreadable files are skipped and counted in ONE warning line
+    (a training folder with a few bad files must not stop a long run).
+    """
+    images, skipped = _decode_all(paths, size, progress, description)
+    _warn_skipped(skipped, len(paths))
+    return images
+
+
+def folder_splits(folders, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True):
+    """One or more image folders (nested class folders included) -> dict split -> uint8 images.
+
+    The split is made per folder on relative paths, so adding a folder never
+    moves another folder's files between splits. Bad files are counted in one
+    warning for the whole run.
+    """
+    parts = {name: [] for name in SPLITS}
+    for folder in folders:
+        paths = list_images(folder)
+        for name, chosen in split_paths(paths, root=folder, fractions=fractions, seed=seed).items():
+            parts[name].extend(chosen)
+    result, skipped = {}, []
+    for name in SPLITS:
+        result[name], bad = _decode_all(parts[name], size, progress, f"decoding {name}")
+        skipped.extend(bad)
+    _warn_skipped(skipped, sum(len(p) for p in parts.values()))
+    return result
+
+
+def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
+    """CIFAR-10 (train + test, 60,000 images) as dict split -> uint8 (N, size, size, 3).
+
+    ``loader`` defaults to ``keras.datasets.cifar10.load_data`` (downloads on
+    first use, as on Colab); tests pass a function returning small arrays.
+    """
+    loader = loader or keras.datasets.cifar10.load_data
+    (x_train, _), (x_test, _) = loader()
+    images = np.concatenate([x_train, x_test]).astype(np.uint8)
+    if size != images.shape[1]:
+        images = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images])
+    keep = np.array([not is_grayscale(im) for im in images], bool)
+    if not keep.all():
+        warnings.warn(f"skipped {int((~keep).sum())} grayscale CIFAR-10 images", stacklevel=2)
+    images = images[keep]
+    split = split_items([str(i) for i in range(len(images))], fractions, seed)
+    return {name: images[idx] for name, idx in split.items()}
+
+
+def load_splits(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True):
+    """``sources``: list of folders, or ["cifar10"] -> dict split -> uint8 images."""
+    if len(sources) == 1 and str(sources[0]).lower() == "cifar10":
+        return cifar10_splits(size, fractions, seed)
+    return folder_splits(sources, size, fractions, seed, progress)
+
+
+# ----------------------------------------------------------------------------- augmentation
+def random_affine(rgb, rng, zoom=0.2, rotation=20.0, shear=0.2, flip=True):
+    """Random zoom, rotation (degrees), shear and horizontal flip of uint8 RGB (S, S, 3).
+
+    Applied to the RGB image before the Lab conversion, so L and ab move
+    together and stay aligned by construction. Borders are reflected so no
+    black (colourless) corners enter training.
+    """
+    size = rgb.shape[0]
+    centre = np.array([size / 2.0, size / 2.0])
+    scale = rng.uniform(1.0 - zoom, 1.0 + zoom)
+    angle = np.deg2rad(rng.uniform(-rotation, rotation))
+    shear_amount = rng.uniform(-shear, shear)
+    rotate = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shear_matrix = np.array([[1.0, shear_amount], [0.0, 1.0]])
+    linear = scale * rotate @ shear_matrix
+    if flip and rng.random() < 0.5:
+        linear = linear @ np.diag([-1.0, 1.0])
+    matrix = np.hstack([linear, (centre - linear @ centre)[:, None]])
+    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def to_l_ab_batch(rgb_batch):
+    """uint8 RGB (B, S, S, 3) -> (normalised L (B, S, S, 1), normalised ab (B, S, S, 2))."""
+    lightness, ab = color.rgb_to_l_ab(rgb_batch)
+    return color.normalize_l(lightness), color.normalize_ab(ab)
+
+
+class LabBatches(keras.utils.PyDataset):
+    """Batches of (normalised L, normalised ab) from a uint8 image array.
+
+    Args:
+        images: uint8 (N, S, S, 3) RGB, S divisible by the model's stride.
+        batch_size: images per batch (the last batch may be smaller).
+        augment: random zoom/rotation/shear/flip (training only).
+        shuffle: reshuffle the order every epoch (training only).
+        seed: makes the order and the augmentation reproducible per epoch.
+        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for PyDataset.
+    """
+
+    def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if len(images) == 0:
+            raise ValueError("no images to make batches from")
+        self.images = images
+        self.batch_size = int(batch_size)
+        self.augment = augment
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        if not self.shuffle:
+            return np.arange(len(self.images))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+
+    def __len__(self):
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index):
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.images[chosen]
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            batch = np.stack([random_affine(im, rng) for im in batch])
+        return to_l_ab_batch(batch)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._make_order()

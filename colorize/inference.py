@@ -1,0 +1,138 @@
+"""The any-resolution colorization path shared by the CLIs and the evaluator.
+
+    full-res L -> working size (size x size) -> model -> ab at the network grid
+    (classifier: annealed mean at temperature T) -> bilinear upsampling of ab
+    to full resolution -> join with the ORIGINAL full-res L -> RGB
+
+The output keeps the input's lightness: only ab is predicted and upsampled.
+"""
+
+import zipfile
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from colorize import color
+from colorize.errors import ColorizeError
+
+DEFAULT_SIZE = 256
+# Inputs must be divisible by the models' total stride (8 for both builders).
+SIZE_MULTIPLE = 8
+
+
+def load_colorizer(path, kind=None):
+    """Load a saved ``.keras`` colorizer and check that it is one of ours.
+
+    ``kind`` ("simple" or "complex") additionally requires that model kind.
+    Raises ColorizeError(path, reason) for a missing, corrupt or wrong file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ColorizeError(path, "model file not found")
+    if path.is_dir() or path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ColorizeError(path, "not a Keras model file (expected a .keras archive)")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for broken archives
+        first_line = (str(error).strip().splitlines() or ["unreadable"])[0][:160]
+        raise ColorizeError(path, f"corrupt or incompatible model file ({first_line})") from None
+    try:
+        found = model_kind(model)
+    except ValueError as error:
+        raise ColorizeError(path, str(error)) from None
+    if kind is not None and found != kind:
+        other = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}[found]
+        raise ColorizeError(path, f"this is a {found} model, not a {kind} one (use {other})")
+    return model
+
+
+def model_kind(model):
+    """'simple' for a regression model (2 output channels), 'complex' for a Q-bin classifier."""
+    from colorize.quantize import ab_bins
+
+    shape = model.output_shape
+    if isinstance(shape, list) or len(model.input_shape) != 4 or model.input_shape[-1] != 1:
+        raise ValueError("not a colorize model (expects one L input and one output)")
+    channels = shape[-1]
+    if channels == 2:
+        return "simple"
+    if channels == len(ab_bins()):
+        return "complex"
+    raise ValueError(f"not a colorize model (output has {channels} channels, expected 2 or {len(ab_bins())})")
+
+
+def working_size(size):
+    """Round a requested working size to the nearest usable multiple of the stride."""
+    return max(SIZE_MULTIPLE, int(round(size / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+
+
+def lightness_of(image):
+    """uint8 RGB (H, W, 3) or gray (H, W) -> L (H, W) float32 in [0, 100].
+
+    Colour inputs are treated as their grayscale: only their L is kept.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return color.gray_to_lightness(image)
+    return color.rgb_to_lightness(image)
+
+
+def predict_raw(model, lightness_list, size=DEFAULT_SIZE, batch_size=8):
+    """Run the network on a list of full-res L images (H, W) at ``size`` x ``size``.
+
+    Returns one raw output per image: simple -> ab (size, size, 2) in Lab units,
+    complex -> logits (size/4, size/4, Q). A fixed square working size means one
+    traced graph for every image, whatever its aspect ratio, and lets us batch.
+    """
+    size = working_size(size)
+    inputs = np.stack(
+        [cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA) for lum in lightness_list]
+    )[..., None]
+    inputs = color.normalize_l(inputs)
+    outputs = []
+    for start in range(0, len(inputs), batch_size):
+        outputs.append(np.asarray(model.predict_on_batch(inputs[start : start + batch_size])))
+    raw = np.concatenate(outputs)
+    if model_kind(model) == "simple":
+        raw = color.denormalize_ab(raw)
+    return list(raw)
+
+
+def decode(raw, kind, temperature=None):
+    """Raw network output -> ab (h, w, 2) float32 in Lab units at the network grid.
+
+    Classifier logits are decoded by the annealed mean at ``temperature``
+    (default 0.38, Zhang et al.); regression output is already ab.
+    """
+    if kind == "simple":
+        return np.asarray(raw, np.float32)
+    from colorize.quantize import DEFAULT_TEMPERATURE, annealed_mean
+
+    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
+    return np.asarray(keras.ops.convert_to_numpy(annealed_mean(raw, temperature)), np.float32)
+
+
+def compose(lightness, ab_small):
+    """Join full-res L (H, W) in [0, 100] with ab (h, w, 2) upsampled -> uint8 RGB (H, W, 3).
+
+    Only ab is upsampled (bilinear); the image's own L is kept, so the
+    lightness of the result equals the input's up to 8-bit rounding and
+    gamut clipping.
+    """
+    height, width = lightness.shape
+    ab = cv2.resize(np.ascontiguousarray(ab_small, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return color.l_ab_to_rgb(lightness, ab)
+
+
+def colorize_lightness(lightness_list, model, size=DEFAULT_SIZE, temperature=None):
+    """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass)."""
+    kind = model_kind(model)
+    raws = predict_raw(model, lightness_list, size=size)
+    return [compose(lum, decode(raw, kind, temperature)) for lum, raw in zip(lightness_list, raws)]
+
+
+def colorize_image(image, model, size=DEFAULT_SIZE, temperature=None):
+    """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution."""
+    return colorize_lightness([lightness_of(image)], model, size=size, temperature=temperature)[0]

@@ -1,0 +1,157 @@
+"""The train_simple.py / train_complex.py command line (shared by both).
+
+Parses the options, loads and splits the data, builds and compiles the model
+and hands over to :func:`colorize.training.fit`. ``--resume`` reuses the
+settings saved by the interrupted run, so ``--output X --resume`` is enough.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# Settings that --resume must take from the original run (they define the
+# model, the data split or the loss); --epochs may be raised on resume.
+_FIXED_ON_RESUME = (
+    "data", "size", "batch_size", "lr", "seed", "no_augment", "width",
+    "middle_blocks", "lam", "plain_ce", "weight_decay", "val_fraction", "test_fraction",
+)
+
+_DESCRIPTIONS = {
+    "simple": "Train the simple L2 regression colorizer (CS 512 model 1) on L -> ab.",
+    "complex": "Train the Zhang-et-al-style classifier: Q quantized ab bins, class-rebalanced soft "
+    "cross-entropy, AdamW.",
+}
+
+
+def build_train_parser(kind):
+    """argparse parser for train_<kind>.py."""
+    parser = argparse.ArgumentParser(
+        prog=f"train_{kind}.py",
+        description=_DESCRIPTIONS[kind]
+        + " Keeps the best model by validation loss as one .keras file, stops early when validation loss"
+        " has not improved by --min-delta for --patience epochs, and writes OUTPUT_log.csv and"
+        " OUTPUT_loss.png beside it. If the run is interrupted (e.g. a dropped Colab runtime), run the same"
+        " command with --resume.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", nargs="+", default=["cifar10"], metavar="DIR",
+        help="image folder(s), nested class folders included, or 'cifar10' (downloaded by Keras)",
+    )
+    parser.add_argument("--size", type=int, default=64 if kind == "simple" else 128, help="training crop size (multiple of 8)")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum number of epochs")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    default_lr = 1e-3 if kind == "simple" else 3e-4
+    parser.add_argument("--lr", type=float, default=default_lr, help="learning rate")
+    parser.add_argument("--output", "-o", default=f"runs/{kind}.keras", metavar="FILE", help="best model (.keras)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, shuffling and augmentation")
+    parser.add_argument("--no-augment", action="store_true", help="no zoom/rotation/shear/flip augmentation")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
+    parser.add_argument("--width", type=float, default=1.0 if kind == "simple" else 0.25, help="channel-width multiplier")
+    if kind == "complex":
+        parser.add_argument(
+            "--middle-blocks", type=int, default=2, choices=range(5),
+            help="512-channel middle blocks kept (paper: 4; Northeastern report: 2)",
+        )
+        parser.add_argument("--lam", "--lambda", dest="lam", type=float, default=0.5, help="rebalancing mix with the uniform prior")
+        parser.add_argument("--plain-ce", action="store_true", help="plain (unweighted) soft cross-entropy, no rebalancing")
+        parser.add_argument("--weight-decay", type=float, default=1e-3, help="AdamW decoupled weight decay")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="fraction of images for validation")
+    parser.add_argument("--test-fraction", type=float, default=0.1, help="fraction held out for testing")
+    parser.add_argument("--patience", type=int, default=7, help="early stopping patience (epochs)")
+    parser.add_argument("--min-delta", type=float, default=1e-3, help="smallest validation-loss improvement that counts")
+    parser.add_argument("--workers", type=int, default=1, help="data-loading worker threads")
+    return parser
+
+
+def _apply_saved_settings(args, parser, saved_path):
+    """On --resume: take the original run's settings (epochs may be raised)."""
+    saved = json.loads(Path(saved_path).read_text())
+    for key in _FIXED_ON_RESUME:
+        if key in saved:
+            setattr(args, key, saved[key])
+    if args.epochs == parser.get_default("epochs"):
+        args.epochs = saved.get("epochs", args.epochs)
+
+
+def _fail(kind, message):
+    print(f"train_{kind}.py: error: {message}", file=sys.stderr)
+    return 2
+
+
+def train_command(kind, argv=None):
+    """Entry point of train_<kind>.py. Returns the process exit status."""
+    parser = build_train_parser(kind)
+    args = parser.parse_args(argv)
+    if args.size < 8 or args.size % 8:
+        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize import training
+
+    files = training.run_files(args.output)
+    try:
+        training.check_output(args.output, args.resume)
+    except (FileExistsError, FileNotFoundError) as error:
+        return _fail(kind, error)
+    if args.resume:
+        _apply_saved_settings(args, parser, files["settings"])
+    for folder in args.data:
+        if folder.lower() != "cifar10" and not Path(folder).is_dir():
+            return _fail(kind, f"{folder}: no such folder")
+
+    from colorize.data import LabBatches, load_splits
+
+    fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
+    start = time.perf_counter()
+    splits = load_splits(args.data, args.size, fractions, args.seed)
+    print(
+        f"data: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test images "
+        f"at {args.size}px, decoded in {time.perf_counter() - start:.0f} s"
+    )
+    if len(splits["train"]) == 0 or len(splits["val"]) == 0:
+        return _fail(kind, f"{' '.join(args.data)}: not enough colour images to train and validate")
+
+    model = build_and_compile(kind, args, splits["train"])
+    files["settings"].parent.mkdir(parents=True, exist_ok=True)
+    files["settings"].write_text(json.dumps(vars(args), indent=2))
+    train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed, workers=args.workers)
+    val = LabBatches(splits["val"], args.batch_size)
+    history, rates = training.fit(model, train, val, args.output, args.epochs, resume=args.resume)
+    if rates:
+        print(f"training speed: {sorted(rates)[len(rates) // 2]:.1f} images/s (median over {len(rates)} epochs)")
+    print(f"best model: {files['model']}  log: {files['log']}  curves: {files['plot']}")
+    return 0
+
+
+def build_and_compile(kind, args, train_images):
+    """Build the model for ``kind`` from the parsed settings and compile it."""
+    import keras
+
+    if kind == "simple":
+        from colorize.models.simple import build_simple_model
+
+        model = build_simple_model(width=args.width)
+        model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="mean_squared_error")
+        return model
+
+    from colorize.losses import RebalancedSoftCrossEntropy
+    from colorize.models.zhang import build_zhang_model
+    from colorize.rebalance import class_weights, prior_from_rgb
+    from colorize.training import make_adamw
+
+    weights = None
+    if not args.plain_ce:
+        prior = prior_from_rgb(train_images, seed=args.seed)
+        weights = class_weights(prior, lam=args.lam)
+        print(f"class rebalancing: lambda={args.lam}, weights {weights.min():.2f}..{weights.max():.2f}")
+    model = build_zhang_model(width=args.width, middle_blocks=args.middle_blocks)
+    model.compile(
+        optimizer=make_adamw(args.lr, weight_decay=args.weight_decay),
+        loss=RebalancedSoftCrossEntropy(weights=None if weights is None else [float(w) for w in weights]),
+    )
+    return model

@@ -1,0 +1,54 @@
+"""RGB <-> Lab conversion agrees with scikit-image; normalisation round-trips."""
+
+import numpy as np
+import pytest
+from skimage import color as skcolor
+
+from colorize import color
+
+
+@pytest.mark.parametrize("shape", [(17, 23, 3), (3, 8, 8, 3)])
+def test_rgb_to_lab_matches_skimage(shape):
+    rgb = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    np.testing.assert_allclose(color.rgb_to_lab(rgb), skcolor.rgb2lab(rgb), atol=1e-3)
+
+
+def test_round_trip_matches_skimage_and_input():
+    rgb = np.random.default_rng(2).random((32, 32, 3)).astype(np.float32)
+    lab = color.rgb_to_lab(rgb)
+    np.testing.assert_allclose(color.lab_to_rgb(lab), skcolor.lab2rgb(skcolor.rgb2lab(rgb)), atol=1e-3)
+    np.testing.assert_allclose(color.lab_to_rgb(lab), rgb, atol=1e-3)
+
+
+def test_lightness_shortcut_equals_full_conversion():
+    rgb = np.random.default_rng(3).integers(0, 256, (4, 40, 40, 3), dtype=np.uint8)
+    np.testing.assert_allclose(color.rgb_to_lightness(rgb), skcolor.rgb2lab(rgb)[..., 0], atol=1e-3)
+    gray = rgb[0, ..., 0]
+    np.testing.assert_allclose(
+        color.gray_to_lightness(gray), skcolor.rgb2lab(np.repeat(gray[..., None], 3, -1))[..., 0], atol=1e-3
+    )
+
+
+def test_ranges_and_split():
+    rgb = np.random.default_rng(4).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    lightness, ab = color.rgb_to_l_ab(rgb)
+    assert lightness.shape == (64, 64, 1) and ab.shape == (64, 64, 2)
+    assert 0 <= lightness.min() and lightness.max() <= 100
+    assert -128 <= ab.min() and ab.max() <= 127
+    x = color.normalize_l(lightness)
+    assert -0.5 <= x.min() and x.max() <= 0.5
+    np.testing.assert_allclose(color.denormalize_ab(color.normalize_ab(ab)), ab, atol=1e-4)
+
+
+def test_l_ab_to_rgb_round_trip_uint8():
+    rgb = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    lightness, ab = color.rgb_to_l_ab(rgb)
+    back = color.l_ab_to_rgb(lightness[..., 0], ab)
+    assert back.dtype == np.uint8 and np.abs(back.astype(int) - rgb).max() <= 1
+
+
+def test_large_image_is_converted_in_chunks_identically(monkeypatch):
+    rgb = np.random.default_rng(6).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    whole = color.rgb_to_lab(rgb)
+    monkeypatch.setattr(color, "_CHUNK_PIXELS", 333)
+    np.testing.assert_array_equal(color.rgb_to_lab(rgb), whole)

@@ -1,0 +1,80 @@
+"""Resumable training: an interrupted run continues without losing epochs or the best model."""
+
+import keras
+import numpy as np
+import pytest
+
+import colorize  # noqa: F401
+from colorize import training
+from colorize.data import LabBatches
+from colorize.models.simple import build_simple_model
+from conftest import synthetic_photo
+
+
+class RuntimeDropped(Exception):
+    """Stands in for Colab killing the runtime."""
+
+
+class DropAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeDropped()
+
+
+def _setup(seed=0):
+    keras.utils.set_random_seed(seed)
+    images = np.stack([synthetic_photo(16, 16, seed=i) for i in range(8)])
+    model = build_simple_model(width=0.125)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_squared_error")
+    return model, LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
+
+
+def test_resume_continues_after_a_dropped_runtime(tmp_path):
+    output = tmp_path / "run" / "model.keras"
+    model, train, val = _setup()
+    with pytest.raises(RuntimeDropped):
+        training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropAfterEpoch(2)])
+    files = training.run_files(output)
+    assert files["backup"].exists() and len(training.read_log(files["log"])) == 3
+    best_before = min(row["val_loss"] for row in training.read_log(files["log"]))
+
+    with pytest.raises(FileExistsError):
+        training.check_output(output, resume=False)
+    training.check_output(output, resume=True)
+    model, train, val = _setup(seed=1)  # a fresh process: new weights, restored from the backup
+    history, rates = training.fit(model, train, val, output, epochs=5, resume=True, verbose=0)
+    log = training.read_log(files["log"])
+    assert [int(row["epoch"]) for row in log] == [0, 1, 2, 3, 4]  # no epoch lost or repeated
+    assert len(history.history["loss"]) == 2 and len(rates) == 2
+    assert not files["backup"].exists()  # a finished run cleans its backup
+    assert files["model"].exists() and files["plot"].exists()
+    assert min(row["val_loss"] for row in log) <= best_before
+    with pytest.raises(FileNotFoundError, match="already finished"):
+        training.check_output(output, resume=True)
+
+
+def test_early_stopping_state_is_replayed_from_the_log(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,val_loss\n0,1.0,0.50\n1,0.9,0.60\n2,0.8,0.55\n3,0.8,0.52\n")
+    stopper = training.ResumableEarlyStopping(log, monitor="val_loss", min_delta=1e-3, patience=7)
+    stopper.set_model(build_simple_model(width=0.125))
+    stopper.on_train_begin()
+    assert stopper.best == pytest.approx(0.50) and stopper.wait == 3
+
+
+def test_adamw_excludes_biases_and_batchnorm_from_decay():
+    optimizer = training.make_adamw(1e-3)
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    assert optimizer.beta_1 == 0.9 and optimizer.beta_2 == 0.99
+    assert float(optimizer.weight_decay) == pytest.approx(1e-3)
+    layer = keras.layers.Conv2D(2, 3, name="c")
+    layer.build((None, 8, 8, 1))
+    norm = keras.layers.BatchNormalization(name="n")
+    norm.build((None, 8, 8, 2))
+    assert optimizer._use_weight_decay(layer.kernel)
+    assert not optimizer._use_weight_decay(layer.bias)
+    assert not optimizer._use_weight_decay(norm.gamma) and not optimizer._use_weight_decay(norm.beta)
