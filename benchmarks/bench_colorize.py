@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Speed and memory figures for colorize (prints medians; never asserts).
+
+    python benchmarks/bench_colorize.py                 # everything (about 10 minutes on 2 cores)
+    python benchmarks/bench_colorize.py --only startup big folder per-image training
+
+Figures:
+  startup   the no-argument run of colorize_complex.py, process start to written files
+  big       a 12-megapixel photo (4000x3000): seconds beyond start-up and peak memory (max RSS)
+  folder    100 photos of 500x375: images/second end to end vs the network alone
+  per-image seconds per image for colorize_simple.py / colorize_complex.py at 256 and 1024 px
+  training  training images/second, input pipeline alone vs training, both models, 64 and 128 px
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def photo(height, width, seed=0):
+    """A smooth, colourful synthetic photo (uint8 RGB) of any size, cheap to make."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    noise = rng.integers(-8, 9, (height, width, 1), dtype=np.int16)
+    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def save(path, rgb):
+    import cv2
+
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path
+
+
+def median_of(values):
+    return statistics.median(values)
+
+
+def bench_startup(runs):
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, str(REPO / "colorize_complex.py"), "--overwrite", "-q"], cwd=tmp, check=True)
+            times.append(time.perf_counter() - start)
+    print(f"startup: no-argument colorize_complex.py, median {median_of(times):.2f} s over {runs} runs "
+          f"(min {min(times):.2f}, max {max(times):.2f}); target <= 15 s")
+
+
+_BIG_CHILD = r"""
+import resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from colorize.runtime import quiet_keras
+quiet_keras()
+from colorize.inference import load_colorizer, colorize_image
+from colorize.io import read_image, write_png
+model = load_colorizer(sys.argv[2])
+start = time.perf_counter()
+image = read_image(sys.argv[3])
+write_png(sys.argv[4], colorize_image(image, model))
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_big(runs, model):
+    with tempfile.TemporaryDirectory() as tmp:
+        source = save(Path(tmp) / "big.jpg", photo(3000, 4000))
+        results = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", _BIG_CHILD, str(REPO), str(model), str(source), str(Path(tmp) / "out.png")],
+                check=True, capture_output=True, text=True,
+            ).stdout.split()
+            results.append((float(out[0]), float(out[1])))
+    seconds = median_of([r[0] for r in results])
+    rss = max(r[1] for r in results)
+    print(f"big: 4000x3000 photo, read + colorize + write {seconds:.2f} s median over {runs} runs "
+          f"(beyond start-up; target <= 10 s), peak RSS {rss:.0f} MiB (whole process; target <= 2048)")
+
+
+def bench_folder(model_path, count=100):
+    import numpy as np
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize.cli import colorize_command
+    from colorize.inference import lightness_of, load_colorizer, predict_raw
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        images = [photo(375, 500, seed=i) for i in range(count)]
+        for index, image in enumerate(images):
+            save(folder / f"p{index:03d}.jpg", image)
+        model = load_colorizer(model_path)
+        lightness = [lightness_of(im) for im in images]
+        predict_raw(model, lightness[:8])  # trace once
+        start = time.perf_counter()
+        predict_raw(model, lightness)
+        network = count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        status = colorize_command("complex", [str(folder), "-o", str(Path(tmp) / "out"), "-m", str(model_path), "-q"])
+        end_to_end = count / (time.perf_counter() - start)
+        assert status == 0 and len(list((Path(tmp) / "out").glob("*.png"))) == count
+    print(f"folder: {count} photos of 500x375: {end_to_end:.1f} images/s end to end, "
+          f"{network:.1f} images/s network alone (ratio {end_to_end / network:.2f}; target >= 0.5)")
+    del np
+
+
+def bench_per_image(runs):
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize.cli import BUNDLED_MODELS
+    from colorize.inference import colorize_image, load_colorizer
+    from colorize.io import read_image, write_png
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("simple", "complex"):
+            model = load_colorizer(BUNDLED_MODELS[kind])
+            for side in (256, 1024):
+                source = save(Path(tmp) / f"{side}.jpg", photo(side, side))
+                colorize_image(read_image(source), model)  # trace once
+                times = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    write_png(Path(tmp) / "o.png", colorize_image(read_image(source), model))
+                    times.append(time.perf_counter() - start)
+                print(f"per-image: colorize_{kind} {side}x{side}: {median_of(times):.3f} s median over {runs} "
+                      "(read + colorize + write, excluding start-up)")
+
+
+def bench_training(sizes, images_per_size=256):
+    import keras
+    import numpy as np
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize.data import LabBatches
+    from colorize.losses import RebalancedSoftCrossEntropy
+    from colorize.models.simple import build_simple_model
+    from colorize.models.zhang import build_zhang_model
+    from colorize.training import make_adamw
+
+    builders = {
+        "simple (width 0.5)": lambda: _compiled(build_simple_model(width=0.5), keras.optimizers.Adam(1e-3), "mean_squared_error"),
+        "simple (width 1.0)": lambda: _compiled(build_simple_model(width=1.0), keras.optimizers.Adam(1e-3), "mean_squared_error"),
+        "complex (width 0.25, 2 middle blocks)": lambda: _compiled(
+            build_zhang_model(width=0.25, middle_blocks=2), make_adamw(1e-3), RebalancedSoftCrossEntropy()
+        ),
+    }
+    for size in sizes:
+        images = np.stack([photo(size, size, seed=i) for i in range(images_per_size)])
+        batches = LabBatches(images, 32, augment=True, shuffle=True)
+        start = time.perf_counter()
+        for index in range(len(batches)):
+            batches[index]
+        pipeline = len(images) / (time.perf_counter() - start)
+        for name, build in builders.items():
+            model = build()
+            model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2)  # trace
+            start = time.perf_counter()
+            model.fit(batches, epochs=1, verbose=0)
+            train = len(images) / (time.perf_counter() - start)
+            print(f"training: {name} at {size}px: pipeline alone {pipeline:.0f} images/s, training {train:.1f} images/s")
+            keras.backend.clear_session()
+
+
+def _compiled(model, optimizer, loss):
+    model.compile(optimizer=optimizer, loss=loss)
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", default=["startup", "big", "folder", "per-image", "training"])
+    parser.add_argument("--runs", type=int, default=5, help="repetitions for medians")
+    parser.add_argument("--model", default=str(REPO / "data" / "complex.keras"), help="classifier for big/folder")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="training sizes")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
+    if "startup" in args.only:
+        bench_startup(args.runs)
+    if "big" in args.only:
+        bench_big(max(3, args.runs // 2), args.model)
+    if "folder" in args.only:
+        bench_folder(args.model)
+    if "per-image" in args.only:
+        bench_per_image(args.runs)
+    if "training" in args.only:
+        bench_training(args.sizes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+"""Measure trained colorizers on a folder of colour photos, side by side with the gray baseline.
+
+    python -m colorize.evaluate --model simple.keras --model complex.keras --data photos/ \\
+        --limit 500 --temperature 0.2 0.38 1 --json results.json --figures figs/
+
+Each photo is turned into its grayscale (the model only gets L; the photo is
+the truth), colorized by the SAME path as colorize_simple.py /
+colorize_complex.py (:mod:`colorize.inference`: working size, annealed mean,
+bilinear ab upsampling, the photo's own L), and scored at full resolution on
+the image a user would see (:mod:`colorize.metrics`). The do-nothing gray
+baseline (ab = 0) is always included, because mean-error metrics flatter
+dull outputs and only the comparison tells whether a model beats "no colour".
+Classifier-only metrics (top-1/top-5/approximate accuracy, cross-entropy) are
+measured on the network's own output grid.
+
+Bad inputs (missing folder, no colour photos, missing/corrupt/wrong model
+file) print ``evaluate: error: PATH: reason`` and exit with status 2.
+"""
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from colorize.errors import ColorizeError
+
+PROG = "python -m colorize.evaluate"
+DEFAULT_TEMPERATURE = 0.38
+# Photos per step: bounds memory (a classifier's logits are 4 MB per photo at
+# 256 px) while keeping the network's batches full.
+BATCH = 16
+# ... and fewer when the photos are big: at most this many full-resolution pixels per step.
+BATCH_PIXELS = 24_000_000
+# Longest side of the thumbnails kept for the comparison grid.
+THUMBNAIL_SIDE = 384
+GRAY = "gray baseline"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Evaluate trained colorizers on colour photos (made gray for the model, the photo is the truth)"
+        " against the gray baseline (ab = 0): AuC and class-rebalanced AuC of the ab error, PSNR, SSIM,"
+        " colourfulness vs the truth, ab MSE and R^2, lightness drift, and for classifiers top-1/top-5,"
+        " approximate (coarse colour group) accuracy and cross-entropy on the network grid.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
+                        help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")
+    parser.add_argument("--data", "-d", action="append", required=True, metavar="DIR",
+                        help="folder of colour photos, searched recursively (repeatable)")
+    parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
+                        help="evaluate at most N photos, chosen at random (see --seed); default: all")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
+    parser.add_argument("--size", type=int, default=256, help="working resolution of the network (square, multiple of 8)")
+    parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
+                        help="annealed-mean temperature(s) for classifier models; each value is reported")
+    parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
+    parser.add_argument("--figures", metavar="DIR", default=None,
+                        help="write comparison.png (photo grid) and temperature_sweep.png into this folder")
+    parser.add_argument("--rows", type=int, default=6, metavar="N", help="photos (rows) in the comparison grid")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    return parser
+
+
+def _validate(parser, args):
+    if args.size < 8 or args.size % 8:
+        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, got {args.limit}")
+    if any(not t > 0 for t in args.temperature):
+        parser.error("--temperature values must be greater than 0")
+    if args.rows < 1:
+        parser.error(f"--rows must be at least 1, got {args.rows}")
+    args.temperature = list(dict.fromkeys(args.temperature))  # drop repeats, keep order
+
+
+def find_photos(folders):
+    """All image files under the ``--data`` folders; ColorizeError for a missing or empty folder."""
+    from colorize.io import list_images
+
+    paths = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.exists():
+            raise ColorizeError(folder, "no such folder")
+        if not folder.is_dir():
+            raise ColorizeError(folder, "not a folder")
+        found = list_images(folder)
+        if not found:
+            raise ColorizeError(folder, "folder contains no image files")
+        paths.extend(found)
+    return list(dict.fromkeys(paths))
+
+
+def iter_photo_batches(paths, limit, seed, batch=BATCH, skipped=None):
+    """Yield lists of (path, uint8 RGB) colour photos, in a seeded random order, at most ``limit`` in all.
+
+    A list holds ``batch`` photos or fewer when they reach BATCH_PIXELS pixels.
+
+    Unreadable and grayscale files are skipped and counted in ``skipped[0]``.
+    """
+    from colorize.io import is_grayscale, read_image
+
+    order = np.random.default_rng(seed).permutation(len(paths))
+    taken, current, pixels = 0, [], 0
+    for index in order:
+        if limit is not None and taken >= limit:
+            break
+        try:
+            rgb = read_image(paths[index])
+        except ColorizeError:
+            rgb = None
+        if rgb is None or is_grayscale(rgb):
+            if skipped is not None:
+                skipped[0] += 1
+            continue
+        current.append((paths[index], rgb))
+        taken += 1
+        pixels += rgb.shape[0] * rgb.shape[1]
+        if len(current) == batch or pixels >= BATCH_PIXELS:
+            yield current
+            current, pixels = [], 0
+    if current:
+        yield current
+
+
+def model_names(paths):
+    """Short, unique display names for model files: the stem, or the path where stems repeat."""
+    stems = [Path(p).stem for p in paths]
+    return [stem if stems.count(stem) == 1 else str(p) for stem, p in zip(stems, paths)]
+
+
+def _thumbnail(image):
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = THUMBNAIL_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+
+
+class Evaluation:
+    """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
+
+    def __init__(self, models, names, temperatures, size, grid_rows, paths=None):
+        from colorize.inference import model_kind
+        from colorize.metrics import ClassifierSums, MetricAccumulator
+
+        self.models = models
+        self.names = names
+        self.paths = dict(zip(names, map(str, paths))) if paths is not None else {}
+        self.kinds = [model_kind(model) for model in models]
+        self.temperatures = temperatures
+        self.size = size
+        # The grid shows classifiers at the default temperature when it is evaluated, else the first one.
+        self.grid_temperature = DEFAULT_TEMPERATURE if DEFAULT_TEMPERATURE in temperatures else temperatures[0]
+        self.grid_rows = grid_rows
+        self.grid = []
+        self.truth_colourfulness = []
+        self.rows = {(GRAY, None): MetricAccumulator()}
+        self.classifier = {}
+        for name, kind in zip(names, self.kinds):
+            for temperature in temperatures if kind == "complex" else [None]:
+                self.rows[(name, temperature)] = MetricAccumulator()
+            if kind == "complex":
+                self.classifier[name] = ClassifierSums()
+
+    def add_batch(self, photos):
+        """Score every model on a list of (path, uint8 RGB) photos.
+
+        One forward pass per model for the batch; then photo by photo, so only
+        one photo's full-resolution outputs and truth are in memory at a time.
+        """
+        from colorize.inference import compose, decode, lightness_of, predict_raw
+        from colorize.metrics import Truth
+
+        lightness = [lightness_of(rgb) for _, rgb in photos]
+        raws = [predict_raw(model, lightness, size=self.size) for model in self.models]
+        no_colour = np.zeros((1, 1, 2), np.float32)
+        grid_keys = self.grid_keys()
+        for i, ((_, rgb), lum) in enumerate(zip(photos, lightness)):
+            truth = Truth.of(rgb, lum)
+            self.truth_colourfulness.append(truth.colourfulness)
+            keep = len(self.grid) < self.grid_rows
+            shown = {}
+            gray = compose(lum, no_colour)  # the baseline: the photo's own L, ab = 0
+            self.rows[(GRAY, None)].add(gray, truth)
+            for name, kind, model_raws in zip(self.names, self.kinds, raws):
+                raw = model_raws[i]
+                if kind == "complex":
+                    self.classifier[name].add(raw, self._grid_truth(truth.ab, raw.shape[:2]))
+                for temperature in self.temperatures if kind == "complex" else [None]:
+                    output = compose(lum, decode(raw, kind, temperature))
+                    self.rows[(name, temperature)].add(output, truth)
+                    if keep and (name, temperature) in grid_keys:
+                        shown[(name, temperature)] = _thumbnail(output)
+            if keep:
+                self.grid.append([_thumbnail(gray)] + [shown[key] for key in grid_keys] + [_thumbnail(rgb)])
+
+    def _grid_truth(self, ab_full, grid_shape):
+        """Truth ab at the classifier grid: area-resized to the working size, then 4x4-pooled as in the loss."""
+        import cv2
+
+        from colorize.inference import working_size
+        from colorize.metrics import pool_ab
+
+        size = working_size(self.size)
+        ab = cv2.resize(np.ascontiguousarray(ab_full, np.float32), (size, size), interpolation=cv2.INTER_AREA)
+        factor = size // grid_shape[0]
+        return pool_ab(ab, factor)
+
+    def grid_keys(self):
+        return [
+            (name, self.grid_temperature if kind == "complex" else None) for name, kind in zip(self.names, self.kinds)
+        ]
+
+    def grid_titles(self):
+        titles = ["input (gray = baseline)"]
+        for name, kind in zip(self.names, self.kinds):
+            titles.append(f"{name} T={self.grid_temperature:g}" if kind == "complex" else name)
+        return titles + ["truth"]
+
+    def results(self):
+        """List of result dicts, gray baseline first, then each model (and temperature)."""
+        kinds = dict(zip(self.names, self.kinds))
+        rows = []
+        for (name, temperature), accumulator in self.rows.items():
+            kind = "gray" if name == GRAY else kinds[name]
+            row = {"model": name, "path": self.paths.get(name), "kind": kind, "temperature": temperature}
+            row.update(accumulator.summary())
+            if kind == "complex":
+                row.update(self.classifier[name].summary())
+            rows.append(row)
+        return rows
+
+
+# ----------------------------------------------------------------------------- reporting
+_COLUMNS = [
+    ("auc", "AuC", "{:.3f}"),
+    ("auc_rebalanced", "AuC-rb", "{:.3f}"),
+    ("psnr", "PSNR", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"),
+    ("colourfulness_ratio", "colour", "{:.2f}"),
+    ("mse_ab", "MSE-ab", "{:.1f}"),
+    ("r2_ab", "R2-ab", "{:.3f}"),
+    ("lightness_error", "|dL|", "{:.2f}"),
+    ("top1", "top1", "{:.3f}"),
+    ("top5", "top5", "{:.3f}"),
+    ("approx_accuracy", "approx", "{:.3f}"),
+    ("cross_entropy", "CE", "{:.3f}"),
+]
+
+
+def format_table(results, truth):
+    """Compact text table of the result rows (one line each) with a legend."""
+    has_classifier = any(row["kind"] == "complex" for row in results)
+    columns = [c for c in _COLUMNS if has_classifier or c[0] not in ("top1", "top5", "approx_accuracy", "cross_entropy")]
+    header = ["model", "T"] + [title for _, title, _ in columns]
+    lines = []
+    for row in results:
+        cells = [row["model"], "-" if row["temperature"] is None else f"{row['temperature']:g}"]
+        for key, _, fmt in columns:
+            value = row.get(key)
+            cells.append("-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
+        lines.append(cells)
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+    render = lambda cells: "  ".join(  # noqa: E731
+        str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    )
+    text = [render(header), render(["-" * w for w in widths])] + [render(cells) for cells in lines]
+    text.append(
+        f"truth colourfulness {truth['colourfulness']:.1f} (std {truth['colourfulness_std']:.1f}); "
+        "colour = output/truth colourfulness ratio; AuC over ab error thresholds 0-150, rb = class-rebalanced;"
+    )
+    text.append("|dL| = mean |L_out - L_in|; MSE/R2 of ab in Lab units" +
+                ("; top1/top5/approx/CE on the classifier's output grid, not full resolution" if has_classifier else ""))
+    return "\n".join(text)
+
+
+def _finite(value):
+    """JSON has no inf/nan: such values become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# ----------------------------------------------------------------------------- main
+def _error(message):
+    print(f"evaluate: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    try:
+        photos = find_photos(args.data)
+    except ColorizeError as error:
+        return _error(error)
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from tqdm.auto import tqdm
+
+    from colorize.inference import load_colorizer
+
+    try:
+        models = [load_colorizer(path) for path in args.model]
+    except ColorizeError as error:
+        return _error(error)
+    names = model_names(args.model)
+    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model)
+
+    skipped = [0]
+    batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
+    first = next(batches, None)
+    if first is None:
+        where = ", ".join(str(d) for d in args.data)
+        return _error(f"{where}: no colour photos to evaluate ({skipped[0]} file(s) were grayscale or unreadable)")
+    # Without --limit the bar counts files (skipped ones too), with it the photos taken.
+    total = len(photos) if args.limit is None else min(args.limit, len(photos))
+    bar = tqdm(total=total, unit="img", desc="evaluating", disable=args.quiet, file=sys.stderr)
+    counted_skips = 0
+    for batch in itertools.chain([first], batches):
+        evaluation.add_batch(batch)
+        bar.update(len(batch) + (skipped[0] - counted_skips if args.limit is None else 0))
+        counted_skips = skipped[0]
+    bar.close()
+    if skipped[0]:
+        print(f"evaluate: warning: skipped {skipped[0]} grayscale or unreadable file(s)", file=sys.stderr)
+
+    results = evaluation.results()
+    truth_values = np.asarray(evaluation.truth_colourfulness)
+    truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
+    n_images = len(truth_values)
+    print(f"{n_images} photo(s), working size {args.size}")
+    print(format_table(results, truth))
+
+    from colorize.metrics import coarse_groups
+
+    n_groups = int(coarse_groups().max()) + 1
+    report = {
+        "images": n_images,
+        "skipped": skipped[0],
+        "data": [str(d) for d in args.data],
+        "limit": args.limit,
+        "seed": args.seed,
+        "size": args.size,
+        "temperatures": args.temperature,
+        "truth": truth,
+        "results": results,
+        "notes": {
+            "auc": "fraction of pixels with ab error <= t, averaged over t = 0..150 Lab units (Zhang et al. 2016)",
+            "auc_rebalanced": "AuC with pixels weighted by 1/frequency of their true colour bin over all images",
+            "psnr_ssim": "8-bit RGB, mean over images; null PSNR means identical images (infinite)",
+            "colourfulness": "Hasler & Suesstrunk 2003; ratio = mean over images of output / mean of truth",
+            "mse_ab_r2_ab": "ab in Lab units at full resolution, pooled over all pixels",
+            "lightness_error": "mean |L_out - L_in| in Lab units",
+            "classifier": f"top1, top5, approx_accuracy ({n_groups} coarse hue x chroma groups) and cross_entropy"
+            " (soft-encoded target, no class weights) on the network's output grid against truth ab pooled to it",
+        },
+    }
+    try:
+        if args.json:
+            from colorize.io import write_bytes_atomic
+
+            write_bytes_atomic(args.json, json.dumps(_finite(report), indent=2, allow_nan=False).encode())
+            print(f"wrote {args.json}")
+        if args.figures:
+            from colorize.plots import comparison_grid, temperature_sweep
+
+            figures = Path(args.figures)
+            written = [
+                comparison_grid(evaluation.grid, evaluation.grid_titles(), figures / "comparison.png"),
+                temperature_sweep(results, figures / "temperature_sweep.png"),
+            ]
+            print("wrote " + ", ".join(str(p) for p in written))
+    except OSError as error:
+        return _error(f"{getattr(error, 'filename', None) or args.json or args.figures}: cannot write ({error.strerror or error})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""End-to-end runs of colorize_simple.py / colorize_complex.py, good and bad inputs."""
+
+import shutil
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+
+from colorize import color
+from conftest import REPO, run_script, save_rgb, synthetic_photo
+
+SCRIPTS = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}
+
+
+def read_rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert errors, result.stderr
+    for fragment in fragments:
+        assert any(fragment in line for line in errors), (fragment, result.stderr)
+
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_help(kind):
+    result = run_script(SCRIPTS[kind], "--help")
+    assert result.returncode == 0
+    for option in ("--output", "--model", "--size", "--compare", "PATH"):
+        assert option in result.stdout
+    assert ("--temperature" in result.stdout) == (kind == "complex")
+
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_single_file_keeps_resolution_and_lightness(kind, tiny_models, tmp_path):
+    source = save_rgb(tmp_path / "in" / "photo.jpg", synthetic_photo(75, 130, seed=1))
+    before = source.read_bytes()
+    result = run_script(SCRIPTS[kind], source, "--output", tmp_path / "out", "--model", tiny_models[kind], "--compare")
+    assert result.returncode == 0, result.stderr
+    output = tmp_path / "out" / "photo.png"
+    assert output.exists() and (tmp_path / "out" / "photo_compare.png").exists()
+    rgb_in, rgb_out = read_rgb(source), read_rgb(output)
+    assert rgb_out.shape == rgb_in.shape
+    l_in, l_out = color.rgb_to_lightness(rgb_in), color.rgb_to_lightness(rgb_out)
+    assert np.abs(l_in - l_out).mean() < 0.5 and np.abs(l_in - l_out).max() < 3
+    assert source.read_bytes() == before  # inputs are never modified
+
+
+def test_folder_run_mirrors_subfolders_and_reports_bad_files(tiny_models, photo_folder, tmp_path):
+    (photo_folder / "notes.txt").write_text("not an image")
+    result = run_script(SCRIPTS["simple"], photo_folder, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert result.returncode == 1  # one broken file
+    assert "broken.jpg" in result.stderr and "Traceback" not in result.stderr
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert len(written) == 13 and "class0/gray.png" in written and "class1/img01.png" in written
+    assert not (tmp_path / "out" / "class1" / "broken.png").exists()
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path):
+    source = save_rgb(tmp_path / "a.png", synthetic_photo(32, 32))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"precious")
+    assert run_script(SCRIPTS["simple"], source, "-o", out, "-m", tiny_models["simple"]).returncode == 0
+    assert (out / "a.png").read_bytes() == b"precious" and (out / "a-1.png").exists()
+    assert run_script(SCRIPTS["simple"], source, "-o", out, "-m", tiny_models["simple"], "--overwrite").returncode == 0
+    assert (out / "a.png").read_bytes() != b"precious"
+
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_no_argument_run_colorizes_the_bundled_samples(kind, tmp_path):
+    if not (REPO / "data" / f"{kind}.keras").exists():
+        pytest.fail(f"the bundled data/{kind}.keras is missing")
+    result = run_script(SCRIPTS[kind], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    samples = sorted(p.stem for p in (REPO / "data" / "samples").iterdir())
+    assert sorted(p.stem for p in (tmp_path / "colorized").glob("*.png")) == samples
+    for stem in samples:
+        out = read_rgb(tmp_path / "colorized" / f"{stem}.png")
+        assert out.shape == read_rgb(REPO / "data" / "samples" / f"{stem}.jpg").shape
+
+
+def _bad_inputs(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    text = folder / "notes.jpg"
+    text.write_text("hello, I am not an image")
+    truncated = folder / "truncated.jpg"
+    ok, encoded = cv2.imencode(".jpg", synthetic_photo(64, 64))
+    truncated.write_bytes(encoded.tobytes()[: len(encoded) // 2])
+    tiny = save_rgb(folder / "tiny.png", synthetic_photo(4, 4))
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    return {
+        "missing": (folder / "nope.jpg", "no such file"),
+        "text": (text, "not an image"),
+        "truncated": (truncated, "truncated"),
+        "tiny": (tiny, "too small"),
+        "empty": (empty, "not an image"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "truncated", "tiny", "empty"])
+def test_bad_image_gives_one_line_and_no_output(case, tiny_models, tmp_path):
+    path, reason = _bad_inputs(tmp_path)[case]
+    result = run_script(SCRIPTS["simple"], path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert_one_line_error(result, path.name, reason)
+    assert len([l for l in result.stderr.splitlines() if l.strip()]) == 1, result.stderr
+    assert not list((tmp_path / "out").rglob("*.png")) if (tmp_path / "out").exists() else True
+
+
+def test_huge_image_is_refused_before_decoding(tiny_models, tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    # A valid PNG header claiming 20000 x 20000 pixels is enough: we refuse on the header.
+    from PIL import Image
+
+    Image.new("L", (20000, 6000)).save(path)
+    result = run_script(SCRIPTS["simple"], path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert_one_line_error(result, "huge.png", "megapixel limit")
+
+
+def test_good_files_still_colorized_when_others_fail(tiny_models, tmp_path):
+    bad = _bad_inputs(tmp_path)
+    good = save_rgb(tmp_path / "good.jpg", synthetic_photo(40, 40))
+    result = run_script(
+        SCRIPTS["simple"], bad["text"][0], good, bad["missing"][0], "-o", tmp_path / "out", "-m", tiny_models["simple"]
+    )
+    assert result.returncode == 1
+    assert (tmp_path / "out" / "good.png").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+
+
+def test_bad_model_files(tiny_models, tmp_path):
+    image = save_rgb(tmp_path / "x.png", synthetic_photo(32, 32))
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(2000))
+    broken_zip = tmp_path / "zip.keras"
+    with zipfile.ZipFile(broken_zip, "w") as archive:
+        archive.writestr("config.json", "{not json")
+    text = tmp_path / "model.txt"
+    text.write_text("hi")
+    cases = [
+        (tmp_path / "missing.keras", "not found"),
+        (corrupt, "not a Keras model"),
+        (broken_zip, "corrupt"),
+        (text, "not a Keras model"),
+    ]
+    for model, reason in cases:
+        result = run_script(SCRIPTS["simple"], image, "-o", tmp_path / "out", "-m", model)
+        assert result.returncode == 2
+        assert_one_line_error(result, model.name, reason)
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_kind_of_model_is_a_clear_error(tiny_models, tmp_path):
+    image = save_rgb(tmp_path / "x.png", synthetic_photo(32, 32))
+    result = run_script(SCRIPTS["complex"], image, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert_one_line_error(result, "simple model", "colorize_simple.py")
+    result = run_script(SCRIPTS["simple"], image, "-o", tmp_path / "out", "-m", tiny_models["complex"])
+    assert_one_line_error(result, "complex model", "colorize_complex.py")
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    result = run_script(SCRIPTS["complex"], "--size", "30")
+    assert result.returncode == 2 and "multiple of 8" in result.stderr and "Traceback" not in result.stderr
+    result = run_script(SCRIPTS["complex"], "--temperature", "0")
+    assert result.returncode == 2 and "temperature" in result.stderr

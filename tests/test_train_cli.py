@@ -1,0 +1,48 @@
+"""End-to-end runs of train_simple.py / train_complex.py on a tiny folder."""
+
+import csv
+
+import pytest
+
+from conftest import run_script
+
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_help_shows_options_and_defaults(kind):
+    result = run_script(f"train_{kind}.py", "--help")
+    assert result.returncode == 0
+    for option in ("--data", "--size", "--epochs", "--batch-size", "--lr", "--output", "--seed", "--no-augment", "--resume"):
+        assert option in result.stdout
+    assert "default" in result.stdout
+    if kind == "complex":
+        for option in ("--lam", "--plain-ce", "--width", "--middle-blocks", "--weight-decay"):
+            assert option in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, photo_folder, tmp_path):
+    output = tmp_path / "run" / f"{kind}.keras"
+    args = ["--data", photo_folder, "--size", "32", "--epochs", "2", "--batch-size", "4", "--width", "0.125", "--output", output]
+    if kind == "complex":
+        args += ["--middle-blocks", "1"]
+    result = run_script(f"train_{kind}.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "skipped 2 of 14" in result.stderr  # gray + broken file, one warning line
+    assert output.exists()
+    with open(tmp_path / "run" / f"{kind}_log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["0", "1"] and all(float(r["val_loss"]) > 0 for r in rows)
+    assert (tmp_path / "run" / f"{kind}_loss.png").stat().st_size > 1000
+    model_bytes = output.read_bytes()
+
+    again = run_script(f"train_{kind}.py", *args)
+    assert again.returncode == 2 and "--resume" in again.stderr and "Traceback" not in again.stderr
+    resumed = run_script(f"train_{kind}.py", "--output", output, "--resume")
+    assert resumed.returncode == 2 and "already finished" in resumed.stderr
+    assert output.read_bytes() == model_bytes
+
+
+def test_missing_data_folder_is_a_one_line_error(tmp_path):
+    result = run_script("train_simple.py", "--data", tmp_path / "nope", "--output", tmp_path / "m.keras")
+    assert result.returncode == 2 and "nope: no such folder" in result.stderr and "Traceback" not in result.stderr
