@@ -56,7 +56,8 @@ def build_parser():
     parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
                         help="evaluate at most N photos, chosen at random (see --seed); default: all")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
-    parser.add_argument("--size", type=int, default=256, help="working resolution of the network (square, multiple of 8)")
+    parser.add_argument("--size", type=int, default=256,
+                        help="working resolution of the network (square, multiple of 8)")
     parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
                         help="annealed-mean temperature(s) for classifier models; each value is reported")
     parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
@@ -142,7 +143,8 @@ def _thumbnail(image):
     scale = THUMBNAIL_SIDE / max(height, width)
     if scale >= 1:
         return image
-    return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, target, interpolation=cv2.INTER_AREA)
 
 
 class Evaluation:
@@ -260,14 +262,16 @@ _COLUMNS = [
 def format_table(results, truth):
     """Compact text table of the result rows (one line each) with a legend."""
     has_classifier = any(row["kind"] == "complex" for row in results)
-    columns = [c for c in _COLUMNS if has_classifier or c[0] not in ("top1", "top5", "approx_accuracy", "cross_entropy")]
+    classifier_only = ("top1", "top5", "approx_accuracy", "cross_entropy")
+    columns = [c for c in _COLUMNS if has_classifier or c[0] not in classifier_only]
     header = ["model", "T"] + [title for _, title, _ in columns]
     lines = []
     for row in results:
         cells = [row["model"], "-" if row["temperature"] is None else f"{row['temperature']:g}"]
         for key, _, fmt in columns:
             value = row.get(key)
-            cells.append("-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            cells.append("-" if missing else fmt.format(value))
         lines.append(cells)
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
     render = lambda cells: "  ".join(  # noqa: E731
@@ -278,8 +282,10 @@ def format_table(results, truth):
         f"truth colourfulness {truth['colourfulness']:.1f} (std {truth['colourfulness_std']:.1f}); "
         "colour = output/truth colourfulness ratio; AuC over ab error thresholds 0-150, rb = class-rebalanced;"
     )
-    text.append("|dL| = mean |L_out - L_in|; MSE/R2 of ab in Lab units" +
-                ("; top1/top5/approx/CE on the classifier's output grid, not full resolution" if has_classifier else ""))
+    legend = "|dL| = mean |L_out - L_in|; MSE/R2 of ab in Lab units"
+    if has_classifier:
+        legend += "; top1/top5/approx/CE on the classifier's output grid, not full resolution"
+    text.append(legend)
     return "\n".join(text)
 
 
@@ -390,7 +396,8 @@ def main(argv=None):
             ]
             print("wrote " + ", ".join(str(p) for p in written))
     except OSError as error:
-        return _error(f"{getattr(error, 'filename', None) or args.json or args.figures}: cannot write ({error.strerror or error})")
+        target = getattr(error, "filename", None) or args.json or args.figures
+        return _error(f"{target}: cannot write ({error.strerror or error})")
     return 0
 
 

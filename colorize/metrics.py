@@ -148,7 +148,8 @@ def colourfulness(rgb):
     """Hasler & Suesstrunk (2003) colourfulness of an RGB image on 8-bit values (0 for gray).
 
     rg = R - G, yb = (R + G) / 2 - B; C = sqrt(std_rg^2 + std_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2).
-    Photos typically score 15 (dull) to 110 (extremely colourful).
+    Standard deviations are over pixels (population). The paper's scale: 15
+    slightly, 33 moderately, 59 quite, 82 highly, 109 extremely colourful.
     """
     rgb = np.asarray(rgb, np.float32)
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]

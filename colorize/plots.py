@@ -113,8 +113,12 @@ def plot_learning_curves(csv_path, png_path):
         for name in log
         if name not in ("epoch", "loss", "val_loss", "lr", "learning_rate") and not name.startswith("val_")
     ]
+    from matplotlib.ticker import MaxNLocator
+
     figure = _new_figure(10 if extras else 6.5, 4.2)
     axes = figure.subplots(1, 2 if extras else 1, squeeze=False)[0]
+    for axis in axes:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis = axes[0]
     axis.plot(epochs, log["loss"], marker="o", markersize=3, label="train loss")
     if "val_loss" in log and np.isfinite(log["val_loss"]).any():
@@ -242,7 +246,9 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("log", metavar="LOG.csv", help="CSV written by keras.callbacks.CSVLogger")
-    parser.add_argument("--output", "-o", metavar="PNG", default=None, help="output PNG (default: LOG.png next to the log)")
+    parser.add_argument(
+        "--output", "-o", metavar="PNG", default=None, help="output PNG (default: LOG.png next to the log)"
+    )
     return parser
 
 

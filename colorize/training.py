@@ -74,11 +74,13 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()
         for row in read_log(self.log_path):
             value = row.get(self.monitor)
             if value is None:
                 continue
-            if self.best is None or self._is_improvement(value, self.best):
+            if self.best is None or bool(self._is_improvement(value, self.best)):
                 self.best = value
                 self.wait = 0
             else:
@@ -191,3 +193,17 @@ def fit(model, train_batches, val_batches, output, epochs, resume=False, verbose
 def steps_summary(n_images, batch_size):
     """Number of steps per epoch for ``n_images`` at ``batch_size``."""
     return math.ceil(n_images / batch_size)
+
+
+def export_for_inference(source, target):
+    """Copy a trained ``.keras`` model without its optimizer state (about 3x smaller).
+
+    The loss (with its rebalancing weights) stays in the file, so the exported
+    model still documents how it was trained and can be compiled again.
+    """
+    model = keras.saving.load_model(source)
+    # A fresh, unbuilt optimizer of the same kind carries no state variables.
+    optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+    model.compile(optimizer=optimizer, loss=model.loss)
+    model.save(target)
+    return Path(target)

@@ -13,6 +13,20 @@ from conftest import REPO, run_script, save_rgb, synthetic_photo
 SCRIPTS = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}
 
 
+def run_cli(capsys, kind, *args):
+    """Run the colorize CLI in this process (no interpreter start-up); returns (status, stdout, stderr)."""
+    from colorize.cli import colorize_command
+
+    status = colorize_command(kind, [str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+class Result:
+    def __init__(self, status, out, err):
+        self.returncode, self.stdout, self.stderr = status, out, err
+
+
 def read_rgb(path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
@@ -28,8 +42,8 @@ def assert_one_line_error(result, *fragments):
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_help(kind):
-    result = run_script(SCRIPTS[kind], "--help")
-    assert result.returncode == 0
+    result = run_script(SCRIPTS[kind], "--help", timeout=120)
+    assert result.returncode == 0 and not result.stderr
     for option in ("--output", "--model", "--size", "--compare", "PATH"):
         assert option in result.stdout
     assert ("--temperature" in result.stdout) == (kind == "complex")
@@ -50,9 +64,9 @@ def test_single_file_keeps_resolution_and_lightness(kind, tiny_models, tmp_path)
     assert source.read_bytes() == before  # inputs are never modified
 
 
-def test_folder_run_mirrors_subfolders_and_reports_bad_files(tiny_models, photo_folder, tmp_path):
+def test_folder_run_mirrors_subfolders_and_reports_bad_files(tiny_models, photo_folder, tmp_path, capsys):
     (photo_folder / "notes.txt").write_text("not an image")
-    result = run_script(SCRIPTS["simple"], photo_folder, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    result = Result(*run_cli(capsys, "simple", photo_folder, "-o", tmp_path / "out", "-m", tiny_models["simple"]))
     assert result.returncode == 1  # one broken file
     assert "broken.jpg" in result.stderr and "Traceback" not in result.stderr
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
@@ -60,14 +74,14 @@ def test_folder_run_mirrors_subfolders_and_reports_bad_files(tiny_models, photo_
     assert not (tmp_path / "out" / "class1" / "broken.png").exists()
 
 
-def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path):
+def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path, capsys):
     source = save_rgb(tmp_path / "a.png", synthetic_photo(32, 32))
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.png").write_bytes(b"precious")
-    assert run_script(SCRIPTS["simple"], source, "-o", out, "-m", tiny_models["simple"]).returncode == 0
+    assert run_cli(capsys, "simple", source, "-o", out, "-m", tiny_models["simple"])[0] == 0
     assert (out / "a.png").read_bytes() == b"precious" and (out / "a-1.png").exists()
-    assert run_script(SCRIPTS["simple"], source, "-o", out, "-m", tiny_models["simple"], "--overwrite").returncode == 0
+    assert run_cli(capsys, "simple", source, "-o", out, "-m", tiny_models["simple"], "--overwrite")[0] == 0
     assert (out / "a.png").read_bytes() != b"precious"
 
 
@@ -105,36 +119,36 @@ def _bad_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "text", "truncated", "tiny", "empty"])
-def test_bad_image_gives_one_line_and_no_output(case, tiny_models, tmp_path):
+def test_bad_image_gives_one_line_and_no_output(case, tiny_models, tmp_path, capsys):
     path, reason = _bad_inputs(tmp_path)[case]
-    result = run_script(SCRIPTS["simple"], path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    result = Result(*run_cli(capsys, "simple", path, "-o", tmp_path / "out", "-m", tiny_models["simple"]))
     assert_one_line_error(result, path.name, reason)
     assert len([l for l in result.stderr.splitlines() if l.strip()]) == 1, result.stderr
     assert not list((tmp_path / "out").rglob("*.png")) if (tmp_path / "out").exists() else True
 
 
-def test_huge_image_is_refused_before_decoding(tiny_models, tmp_path, monkeypatch):
+def test_huge_image_is_refused_before_decoding(tiny_models, tmp_path, capsys):
     path = tmp_path / "huge.png"
     # A valid PNG header claiming 20000 x 20000 pixels is enough: we refuse on the header.
     from PIL import Image
 
     Image.new("L", (20000, 6000)).save(path)
-    result = run_script(SCRIPTS["simple"], path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    result = Result(*run_cli(capsys, "simple", path, "-o", tmp_path / "out", "-m", tiny_models["simple"]))
     assert_one_line_error(result, "huge.png", "megapixel limit")
 
 
-def test_good_files_still_colorized_when_others_fail(tiny_models, tmp_path):
+def test_good_files_still_colorized_when_others_fail(tiny_models, tmp_path, capsys):
     bad = _bad_inputs(tmp_path)
     good = save_rgb(tmp_path / "good.jpg", synthetic_photo(40, 40))
-    result = run_script(
-        SCRIPTS["simple"], bad["text"][0], good, bad["missing"][0], "-o", tmp_path / "out", "-m", tiny_models["simple"]
+    result = Result(
+        *run_cli(capsys, "simple", bad["text"][0], good, bad["missing"][0], "-o", tmp_path / "out", "-m", tiny_models["simple"])
     )
     assert result.returncode == 1
     assert (tmp_path / "out" / "good.png").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
 
 
-def test_bad_model_files(tiny_models, tmp_path):
+def test_bad_model_files(tiny_models, tmp_path, capsys):
     image = save_rgb(tmp_path / "x.png", synthetic_photo(32, 32))
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(np.random.default_rng(0).bytes(2000))
@@ -149,23 +163,30 @@ def test_bad_model_files(tiny_models, tmp_path):
         (broken_zip, "corrupt"),
         (text, "not a Keras model"),
     ]
-    for model, reason in cases:
-        result = run_script(SCRIPTS["simple"], image, "-o", tmp_path / "out", "-m", model)
+    for index, (model, reason) in enumerate(cases):
+        # The first case as a real process (the backend must stay quiet there too), the rest in-process.
+        if index == 0:
+            result = run_script(SCRIPTS["simple"], image, "-o", tmp_path / "out", "-m", model)
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        else:
+            result = Result(*run_cli(capsys, "simple", image, "-o", tmp_path / "out", "-m", model))
         assert result.returncode == 2
         assert_one_line_error(result, model.name, reason)
     assert not (tmp_path / "out").exists()
 
 
-def test_wrong_kind_of_model_is_a_clear_error(tiny_models, tmp_path):
+def test_wrong_kind_of_model_is_a_clear_error(tiny_models, tmp_path, capsys):
     image = save_rgb(tmp_path / "x.png", synthetic_photo(32, 32))
-    result = run_script(SCRIPTS["complex"], image, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    result = Result(*run_cli(capsys, "complex", image, "-o", tmp_path / "out", "-m", tiny_models["simple"]))
     assert_one_line_error(result, "simple model", "colorize_simple.py")
-    result = run_script(SCRIPTS["simple"], image, "-o", tmp_path / "out", "-m", tiny_models["complex"])
+    result = Result(*run_cli(capsys, "simple", image, "-o", tmp_path / "out", "-m", tiny_models["complex"]))
     assert_one_line_error(result, "complex model", "colorize_complex.py")
 
 
-def test_bad_options_are_usage_errors(tmp_path):
-    result = run_script(SCRIPTS["complex"], "--size", "30")
-    assert result.returncode == 2 and "multiple of 8" in result.stderr and "Traceback" not in result.stderr
-    result = run_script(SCRIPTS["complex"], "--temperature", "0")
-    assert result.returncode == 2 and "temperature" in result.stderr
+@pytest.mark.parametrize("args,message", [(["--size", "30"], "multiple of 8"), (["--temperature", "0"], "temperature")])
+def test_bad_options_are_usage_errors(args, message, capsys):
+    from colorize.cli import colorize_command
+
+    with pytest.raises(SystemExit) as exit_info:
+        colorize_command("complex", args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
