@@ -54,7 +54,7 @@ def build_parser():
     parser.add_argument("--data", "-d", action="append", required=True, metavar="DIR",
                         help="folder of colour photos, searched recursively (repeatable)")
     parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
-                        help="evaluate at most N photos, chosen at random (see --seed); default: all")
+                        help="evaluate at most N photos, chosen at random (see --seed); None: all of them")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
     parser.add_argument("--size", type=int, default=256,
                         help="working resolution of the network (square, multiple of 8)")
@@ -62,7 +62,8 @@ def build_parser():
                         help="annealed-mean temperature(s) for classifier models; each value is reported")
     parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
     parser.add_argument("--figures", metavar="DIR", default=None,
-                        help="write comparison.png (photo grid) and temperature_sweep.png into this folder")
+                        help="write comparison.png (photo grid; classifiers at T=0.38 when evaluated, else the"
+                             " first T) and temperature_sweep.png (AuC vs colourfulness ratio) into this folder")
     parser.add_argument("--rows", type=int, default=6, metavar="N", help="photos (rows) in the comparison grid")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
