@@ -42,7 +42,11 @@ def build_colorize_parser(kind):
     )
     parser.add_argument("--output", "-o", default="colorized", metavar="DIR", help="folder for the colorized PNGs")
     parser.add_argument("--model", "-m", default=str(BUNDLED_MODELS[kind]), metavar="FILE", help=f"a trained {kind} .keras model")
-    parser.add_argument("--size", type=int, default=256, help="working resolution of the network (square, multiple of 8)")
+    parser.add_argument(
+        "--size", type=int, default=None,
+        help="working resolution of the network (square, multiple of 8); default: the size the model was "
+        "trained at (from MODEL_settings.json beside it), else 256",
+    )
     if kind == "complex":
         parser.add_argument(
             "--temperature", "-t", type=float, default=0.38,
@@ -79,7 +83,7 @@ def collect_inputs(paths):
 
 
 def _validate(parser, args):
-    if args.size < 8 or args.size % 8:
+    if args.size is not None and (args.size < 8 or args.size % 8):
         parser.error(f"--size must be a positive multiple of 8, got {args.size}")
     if getattr(args, "temperature", 1.0) <= 0:
         parser.error("--temperature must be greater than 0")

@@ -51,13 +51,14 @@ def build_parser():
     )
     parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
                         help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")
-    parser.add_argument("--data", "-d", action="append", required=True, metavar="DIR",
+    parser.add_argument("--data", "-d", action="extend", nargs="+", required=True, metavar="DIR",
                         help="folder of colour photos, searched recursively, or a .txt list of image paths (repeatable)")
     parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
                         help="evaluate at most N photos, chosen at random (see --seed); None: all of them")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
-    parser.add_argument("--size", type=int, default=256,
-                        help="working resolution of the network (square, multiple of 8)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="working resolution of the network (square, multiple of 8); default: each model's "
+                        "training size (from MODEL_settings.json beside it), else 256")
     parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
                         help="annealed-mean temperature(s) for classifier models; each value is reported")
     parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
@@ -70,7 +71,7 @@ def build_parser():
 
 
 def _validate(parser, args):
-    if args.size < 8 or args.size % 8:
+    if args.size is not None and (args.size < 8 or args.size % 8):
         parser.error(f"--size must be a positive multiple of 8, got {args.size}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
@@ -219,10 +220,10 @@ class Evaluation:
         """Truth ab at the classifier grid: area-resized to the working size, then 4x4-pooled as in the loss."""
         import cv2
 
-        from colorize.inference import working_size
         from colorize.metrics import pool_ab
+        from colorize.models.zhang import OUTPUT_STRIDE
 
-        size = working_size(self.size)
+        size = grid_shape[0] * OUTPUT_STRIDE  # the working size this model ran at
         ab = cv2.resize(np.ascontiguousarray(ab_full, np.float32), (size, size), interpolation=cv2.INTER_AREA)
         factor = size // grid_shape[0]
         return pool_ab(ab, factor)
@@ -363,7 +364,8 @@ def main(argv=None):
     truth_values = np.asarray(evaluation.truth_colourfulness)
     truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
     n_images = len(truth_values)
-    print(f"{n_images} photo(s), working size {args.size}")
+    sizes = ", ".join(f"{name} {getattr(model, 'working_size', '?')}" for name, model in zip(names, models))
+    print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}")
     print(format_table(results, truth))
 
     from colorize.metrics import coarse_groups
@@ -376,6 +378,7 @@ def main(argv=None):
         "limit": args.limit,
         "seed": args.seed,
         "size": args.size,
+        "working_sizes": {name: getattr(model, "working_size", None) for name, model in zip(names, models)},
         "temperatures": args.temperature,
         "truth": truth,
         "results": results,

@@ -7,6 +7,7 @@
 The output keeps the input's lightness: only ab is predicted and upsampled.
 """
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -22,10 +23,28 @@ DEFAULT_SIZE = 256
 SIZE_MULTIPLE = 8
 
 
+def recorded_working_size(path):
+    """The training ``--size`` saved beside a model (NAME_settings.json), or None.
+
+    A model sees whole photos shrunk to its training size, so that is the
+    scale it colorizes best at (measured: see README, "Quality").
+    """
+    from colorize.training import run_files
+
+    settings = run_files(path)["settings"]
+    try:
+        size = int(json.loads(settings.read_text())["size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return size if size >= SIZE_MULTIPLE and size % SIZE_MULTIPLE == 0 else None
+
+
 def load_colorizer(path, kind=None):
     """Load a saved ``.keras`` colorizer and check that it is one of ours.
 
     ``kind`` ("simple" or "complex") additionally requires that model kind.
+    The model's default working size (``model.working_size``) is its recorded
+    training size, else DEFAULT_SIZE.
     Raises ColorizeError(path, reason) for a missing, corrupt or wrong file.
     """
     path = Path(path)
@@ -45,6 +64,7 @@ def load_colorizer(path, kind=None):
     if kind is not None and found != kind:
         other = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}[found]
         raise ColorizeError(path, f"this is a {found} model, not a {kind} one (use {other})")
+    model.working_size = recorded_working_size(path) or DEFAULT_SIZE
     return model
 
 
@@ -79,14 +99,16 @@ def lightness_of(image):
     return color.rgb_to_lightness(image)
 
 
-def predict_raw(model, lightness_list, size=DEFAULT_SIZE, batch_size=8):
+def predict_raw(model, lightness_list, size=None, batch_size=8):
     """Run the network on a list of full-res L images (H, W) at ``size`` x ``size``.
+
+    ``size`` None: the model's ``working_size`` (see :func:`load_colorizer`).
 
     Returns one raw output per image: simple -> ab (size, size, 2) in Lab units,
     complex -> logits (size/4, size/4, Q). A fixed square working size means one
     traced graph for every image, whatever its aspect ratio, and lets us batch.
     """
-    size = working_size(size)
+    size = working_size(size or getattr(model, "working_size", DEFAULT_SIZE))
     inputs = np.stack(
         [cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA) for lum in lightness_list]
     )[..., None]
@@ -126,13 +148,13 @@ def compose(lightness, ab_small):
     return color.l_ab_to_rgb(lightness, ab)
 
 
-def colorize_lightness(lightness_list, model, size=DEFAULT_SIZE, temperature=None):
+def colorize_lightness(lightness_list, model, size=None, temperature=None):
     """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass)."""
     kind = model_kind(model)
     raws = predict_raw(model, lightness_list, size=size)
     return [compose(lum, decode(raw, kind, temperature)) for lum, raw in zip(lightness_list, raws)]
 
 
-def colorize_image(image, model, size=DEFAULT_SIZE, temperature=None):
+def colorize_image(image, model, size=None, temperature=None):
     """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution."""
     return colorize_lightness([lightness_of(image)], model, size=size, temperature=temperature)[0]

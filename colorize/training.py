@@ -16,6 +16,7 @@ finished epochs nor the best model are lost or overwritten by a worse one.
 
 import csv
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -87,6 +88,30 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 self.wait += 1
 
 
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Keep the model with the lowest validation loss as one ``.keras`` file, replaced atomically.
+
+    Keras' ModelCheckpoint writes in place, so a runtime dropped mid-write
+    would leave a corrupt best model; here the file is written beside the
+    target and renamed over it only when complete.
+    """
+
+    def __init__(self, path, monitor="val_loss", best=None):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or (self.best is not None and not value < self.best):
+            return
+        self.best = float(value)
+        temporary = self.path.with_name(f".{self.path.stem}.partial.keras")
+        self.model.save(temporary)
+        os.replace(temporary, self.path)
+
+
 class LossCurvePlot(keras.callbacks.Callback):
     """Redraw the loss-curve PNG from the CSV log after every epoch."""
 
@@ -137,12 +162,7 @@ def make_callbacks(output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta
         # First, so the restored epoch is known before anything else starts.
         keras.callbacks.BackupAndRestore(str(files["backup"])),
         throughput,
-        keras.callbacks.ModelCheckpoint(
-            str(files["model"]),
-            monitor="val_loss",
-            save_best_only=True,
-            initial_value_threshold=best_so_far if resume else None,
-        ),
+        BestModelCheckpoint(files["model"], best=best_so_far if resume else None),
         ResumableEarlyStopping(
             files["log"], monitor="val_loss", min_delta=min_delta, patience=patience, verbose=1
         ),
