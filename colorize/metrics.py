@@ -31,14 +31,13 @@ Shapes and units: RGB images are uint8 (H, W, 3); L is (H, W) in [0, 100];
 ab is (H, W, 2) in Lab units (about [-128, 127]); logits are (h, w, Q).
 """
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from skimage.metrics import structural_similarity
 
 from colorize import color
-from colorize.quantize import DEFAULT_K, DEFAULT_SIGMA, GRID_STEP, ab_bins, nearest_bins
+from colorize.quantize import DEFAULT_K, DEFAULT_SIGMA, ab_bins, nearest_bins
 
 # AuC thresholds 0, 1, ..., 150 Lab units (Zhang et al. 2016, section 3.1).
 AUC_MAX_THRESHOLD = 150
@@ -245,62 +244,18 @@ def coarse_groups(bins=None, neutral_chroma=NEUTRAL_CHROMA, vivid_chroma=VIVID_C
     return np.where(chroma < neutral_chroma, 0, 1 + 2 * sector + ring)
 
 
-# The k nearest bins of a point are searched among the 5 x 5 grid cells around
-# its own cell: every centre outside that block is at least 25 Lab units away.
-_NEIGHBOURHOOD = 2
-_SAFE_DISTANCE = (2 * _NEIGHBOURHOOD + 1) * GRID_STEP / 2.0
-
-
-@functools.lru_cache(maxsize=1)
-def _padded_cell_table():
-    """Grid cell -> bin index (-1: no bin), padded by the neighbourhood radius; and its origin."""
-    cells = np.round(ab_bins() / GRID_STEP).astype(np.int64)
-    origin = cells.min(axis=0) - _NEIGHBOURHOOD
-    table = -np.ones(tuple(cells.max(axis=0) - origin + 1 + _NEIGHBOURHOOD), np.int64)
-    table[tuple((cells - origin).T)] = np.arange(len(cells))
-    return table, origin
-
-
-def _nearest_k_brute_force(ab, bins, k):
-    """(n, 2) -> the k nearest bin indices (n, k) and squared distances, exhaustive search."""
-    dist2 = np.maximum(
-        np.einsum("pc,pc->p", ab, ab)[:, None] - 2.0 * ab @ bins.T + np.einsum("qc,qc->q", bins, bins)[None], 0.0
-    )
-    index = np.argpartition(dist2, k - 1, axis=1)[:, :k]
-    return index, np.take_along_axis(dist2, index, axis=1)
-
-
 def soft_encode(ab, neighbours=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA):
-    """ab (..., 2) -> (indices (..., k), weights (..., k)): the k nearest bins, Gaussian-weighted, summing to 1.
+    """ab (..., 2) -> (indices (..., k), weights (..., k)): the training loss's soft target, as NumPy.
 
-    The same target as the training loss (colorize.quantize / colorize.losses),
-    but sparse and found among the 25 grid cells around each point (exact: the
-    points whose k-th neighbour is farther than 25 units, at the gamut's edge,
-    fall back to the exhaustive search). Indices are in no particular order.
+    The same code as the loss (colorize.quantize.soft_encode_sparse): the k
+    nearest bins, Gaussian-weighted, summing to 1; index 0 is the nearest bin.
     """
-    bins = np.asarray(ab_bins(), np.float32)
-    flat = np.asarray(ab, np.float32).reshape(-1, 2)
-    table, origin = _padded_cell_table()
-    cells = np.round(flat / GRID_STEP).astype(np.int64) - origin
-    inside = np.all((cells >= _NEIGHBOURHOOD) & (cells < np.array(table.shape) - _NEIGHBOURHOOD), axis=1)
-    cells[~inside] = _NEIGHBOURHOOD
-    offsets = np.arange(-_NEIGHBOURHOOD, _NEIGHBOURHOOD + 1)
-    candidates = table[
-        cells[:, 0, None, None] + offsets[None, :, None], cells[:, 1, None, None] + offsets[None, None, :]
-    ].reshape(len(flat), -1)
-    diff = flat[:, None, :] - bins[np.maximum(candidates, 0)]
-    dist2 = np.where(candidates >= 0, np.einsum("pkc,pkc->pk", diff, diff), np.inf)
-    order = np.argpartition(dist2, neighbours - 1, axis=1)[:, :neighbours]
-    index = np.take_along_axis(candidates, order, axis=1)
-    near = np.take_along_axis(dist2, order, axis=1)
-    exact = inside & (near.max(axis=1) <= _SAFE_DISTANCE**2)
-    if not exact.all():
-        index[~exact], near[~exact] = _nearest_k_brute_force(flat[~exact], bins, neighbours)
-    # Subtracting the smallest distance leaves the normalised weights unchanged and avoids 0/0.
-    weights = np.exp(-(near - near.min(axis=1, keepdims=True)) / (2.0 * sigma**2))
-    weights /= weights.sum(axis=1, keepdims=True)
-    shape = np.shape(ab)[:-1] + (neighbours,)
-    return index.reshape(shape), weights.reshape(shape).astype(np.float32)
+    import keras
+
+    from colorize.quantize import soft_encode_sparse
+
+    indices, weights = soft_encode_sparse(np.asarray(ab, np.float32), ab_bins(), k=neighbours, sigma=sigma)
+    return keras.ops.convert_to_numpy(indices).astype(np.int64), keras.ops.convert_to_numpy(weights)
 
 
 @dataclass
