@@ -121,9 +121,14 @@ def train_command(kind, argv=None):
     files["settings"].write_text(json.dumps(vars(args), indent=2))
     train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed, workers=args.workers)
     val = LabBatches(splits["val"], args.batch_size)
+    pipeline_rate = training.pipeline_images_per_second(train)
+    print(f"input pipeline alone (decoded images -> augmented L, ab batches): {pipeline_rate:.0f} images/s")
     history, rates = training.fit(model, train, val, args.output, args.epochs, resume=args.resume)
     if rates:
-        print(f"training speed: {sorted(rates)[len(rates) // 2]:.1f} images/s (median over {len(rates)} epochs)")
+        print(
+            f"training speed: {sorted(rates)[len(rates) // 2]:.1f} images/s (median over {len(rates)} epochs); "
+            f"input pipeline alone: {pipeline_rate:.0f} images/s"
+        )
     print(f"best model: {files['model']}  log: {files['log']}  curves: {files['plot']}")
     return 0
 

@@ -15,7 +15,6 @@ finished epochs nor the best model are lost or overwritten by a worse one.
 """
 
 import csv
-import math
 import os
 from pathlib import Path
 
@@ -210,9 +209,14 @@ def fit(model, train_batches, val_batches, output, epochs, resume=False, verbose
     return history, throughput.images_per_second
 
 
-def steps_summary(n_images, batch_size):
-    """Number of steps per epoch for ``n_images`` at ``batch_size``."""
-    return math.ceil(n_images / batch_size)
+def pipeline_images_per_second(batches, max_batches=8):
+    """Images/second of the input pipeline alone (augmentation + Lab conversion), no model."""
+    import time
+
+    count = min(max_batches, len(batches))
+    start = time.perf_counter()
+    images = sum(len(batches[index][0]) for index in range(count))
+    return images / max(time.perf_counter() - start, 1e-9)
 
 
 def export_for_inference(source, target):
