@@ -116,9 +116,9 @@ def train_command(kind, argv=None):
     if len(splits["train"]) == 0 or len(splits["val"]) == 0:
         return _fail(kind, f"{' '.join(args.data)}: not enough colour images to train and validate")
 
-    model = build_and_compile(kind, args, splits["train"])
+    model, extras = build_and_compile(kind, args, splits["train"])
     files["settings"].parent.mkdir(parents=True, exist_ok=True)
-    files["settings"].write_text(json.dumps(vars(args), indent=2))
+    files["settings"].write_text(json.dumps({**vars(args), **extras}, indent=2))
     train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed, workers=args.workers)
     val = LabBatches(splits["val"], args.batch_size)
     pipeline_rate = training.pipeline_images_per_second(train)
@@ -134,7 +134,12 @@ def train_command(kind, argv=None):
 
 
 def build_and_compile(kind, args, train_images):
-    """Build the model for ``kind`` from the parsed settings and compile it."""
+    """Build the model for ``kind`` from the parsed settings and compile it.
+
+    Returns (model, extras): extras are saved in OUTPUT_settings.json (for the
+    classifier, the empirical colour prior p over the Q bins that the
+    rebalancing weights were made from; the weights travel inside the loss).
+    """
     import keras
 
     if kind == "simple":
@@ -142,7 +147,7 @@ def build_and_compile(kind, args, train_images):
 
         model = build_simple_model(width=args.width)
         model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="mean_squared_error")
-        return model
+        return model, {}
 
     from colorize.losses import RebalancedSoftCrossEntropy
     from colorize.models.zhang import build_zhang_model
@@ -150,8 +155,9 @@ def build_and_compile(kind, args, train_images):
     from colorize.training import make_adamw
 
     weights = None
+    # Counted once per dataset on a seeded sample of at most 2 M training pixels (a second or two).
+    prior = prior_from_rgb(train_images, seed=args.seed)
     if not args.plain_ce:
-        prior = prior_from_rgb(train_images, seed=args.seed)
         weights = class_weights(prior, lam=args.lam)
         print(f"class rebalancing: lambda={args.lam}, weights {weights.min():.2f}..{weights.max():.2f}")
     model = build_zhang_model(width=args.width, middle_blocks=args.middle_blocks)
@@ -159,4 +165,4 @@ def build_and_compile(kind, args, train_images):
         optimizer=make_adamw(args.lr, weight_decay=args.weight_decay),
         loss=RebalancedSoftCrossEntropy(weights=None if weights is None else [float(w) for w in weights]),
     )
-    return model
+    return model, {"class_prior": [round(float(p), 8) for p in prior]}

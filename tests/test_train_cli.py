@@ -1,6 +1,7 @@
 """End-to-end runs of train_simple.py / train_complex.py on a tiny folder."""
 
 import csv
+import json
 
 import pytest
 
@@ -34,6 +35,12 @@ def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, pho
         rows = list(csv.DictReader(handle))
     assert [row["epoch"] for row in rows] == ["0", "1"] and all(float(r["val_loss"]) > 0 for r in rows)
     assert (tmp_path / "run" / f"{kind}_loss.png").stat().st_size > 1000
+    settings = json.loads((tmp_path / "run" / f"{kind}_settings.json").read_text())
+    assert settings["size"] == 32 and settings["width"] == 0.125
+    if kind == "complex":
+        from colorize.quantize import ab_bins
+
+        assert len(settings["class_prior"]) == len(ab_bins()) and abs(sum(settings["class_prior"]) - 1) < 1e-4
     model_bytes = output.read_bytes()
 
     again = run_script(f"train_{kind}.py", *args)
