@@ -15,7 +15,7 @@ from pathlib import Path
 # model, the data split or the loss); --epochs may be raised on resume.
 _FIXED_ON_RESUME = (
     "data", "size", "batch_size", "lr", "seed", "no_augment", "width",
-    "middle_blocks", "lam", "plain_ce", "weight_decay", "val_fraction", "test_fraction",
+    "middle_blocks", "lam", "plain_ce", "weight_decay", "val_fraction", "test_fraction", "init",
 )
 
 _DESCRIPTIONS = {
@@ -49,6 +49,10 @@ def build_train_parser(kind):
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, shuffling and augmentation")
     parser.add_argument("--no-augment", action="store_true", help="no zoom/rotation/shear/flip augmentation")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
+    parser.add_argument(
+        "--init", metavar="FILE", default=None,
+        help="start from the weights of this trained .keras model of the same architecture (fine-tuning)",
+    )
     parser.add_argument("--width", type=float, default=1.0 if kind == "simple" else 0.25, help="channel-width multiplier")
     if kind == "complex":
         parser.add_argument(
@@ -117,6 +121,14 @@ def train_command(kind, argv=None):
         return _fail(kind, f"{' '.join(args.data)}: not enough colour images to train and validate")
 
     model, extras = build_and_compile(kind, args, splits["train"])
+    if args.init and not args.resume:  # on resume the backup holds newer weights
+        from colorize.inference import load_colorizer
+        from colorize.errors import ColorizeError
+
+        try:
+            model.set_weights(load_colorizer(args.init, kind=kind).get_weights())
+        except (ColorizeError, ValueError) as error:
+            return _fail(kind, f"--init {args.init}: {str(error).splitlines()[0]}")
     files["settings"].parent.mkdir(parents=True, exist_ok=True)
     files["settings"].write_text(json.dumps({**vars(args), **extras}, indent=2))
     train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed, workers=args.workers)

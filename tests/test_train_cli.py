@@ -53,3 +53,33 @@ def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, pho
 def test_missing_data_folder_is_a_one_line_error(tmp_path):
     result = run_script("train_simple.py", "--data", tmp_path / "nope", "--output", tmp_path / "m.keras")
     assert result.returncode == 2 and "nope: no such folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_from_a_model_of_another_kind_is_a_one_line_error(photo_folder, tiny_models, tmp_path, capsys):
+    from colorize.train_cli import train_command
+
+    status = train_command(
+        "simple",
+        ["--data", str(photo_folder), "--size", "32", "--width", "0.125", "--epochs", "1",
+         "--init", str(tiny_models["complex"]), "--output", str(tmp_path / "m.keras")],
+    )
+    assert status == 2 and "--init" in capsys.readouterr().err and not (tmp_path / "m.keras").exists()
+
+
+def test_init_fine_tunes_from_given_weights(photo_folder, tiny_models, tmp_path):
+    import keras
+    import numpy as np
+
+    output = tmp_path / "ft.keras"
+    from colorize.train_cli import train_command
+
+    status = train_command(
+        "simple",
+        ["--data", str(photo_folder), "--size", "32", "--width", "0.125", "--epochs", "1", "--lr", "1e-9",
+         "--init", str(tiny_models["simple"]), "--output", str(output)],
+    )
+    assert status == 0
+    start = keras.saving.load_model(tiny_models["simple"]).get_weights()
+    tuned = keras.saving.load_model(output).get_weights()
+    # A tiny learning rate: the fine-tuned weights are still (almost exactly) the initial ones.
+    assert all(np.allclose(a, b, atol=1e-4) for a, b in zip(start, tuned))
