@@ -115,55 +115,111 @@ def colorize_command(kind, argv=None):
     return 1 if failed or errors else 0
 
 
+def _load_batch(batch):
+    """[(path, relative)] -> [(path, relative, uint8 RGB or ColorizeError)] (runs in a worker thread)."""
+    from colorize.io import read_image
+
+    loaded = []
+    for path, relative in batch:
+        try:
+            loaded.append((path, relative, read_image(path)))
+        except ColorizeError as error:
+            loaded.append((path, relative, error))
+    return loaded
+
+
+def _finish(image, lightness, ab_small, target, compare):
+    """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread."""
+    from colorize.inference import compose
+    from colorize.io import write_png
+
+    result = compose(lightness, ab_small)
+    write_png(target, result)
+    if compare:
+        from colorize.plots import compare_figure
+
+        original = None if _is_gray(image) else image
+        compare_figure(image, result, original, target.with_name(target.stem + "_compare.png"))
+
+
+class _Targets:
+    """Output names: never an existing file (unless --overwrite), never one name twice in a run."""
+
+    def __init__(self, output, overwrite):
+        self.output, self.overwrite, self.taken = Path(output), overwrite, set()
+
+    def claim(self, relative):
+        target = self.output / relative
+        index = 0
+        while target in self.taken or (
+            not self.overwrite and (target.exists() or target.with_name(target.stem + "_compare.png").exists())
+        ):
+            index += 1
+            target = self.output / relative.with_name(f"{relative.stem}-{index}{relative.suffix}")
+        self.taken.add(target)
+        return target
+
+
 def run_jobs(jobs, model, args, kind):
-    """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed)."""
+    """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed).
+
+    Reading the next batch and composing/writing the finished one run in
+    worker threads (OpenCV and NumPy release the GIL) while the network works
+    on the current batch, so file handling does not dominate folder runs.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
-    from colorize.inference import colorize_lightness, lightness_of
-    from colorize.io import free_path, read_image, write_png
+    from colorize.inference import lightness_of, predict_ab
 
-    output = Path(args.output)
     temperature = getattr(args, "temperature", None)
     show_bar = not args.quiet and len(jobs) > 1
     bar = tqdm(total=len(jobs), unit="img", desc="colorizing", disable=not show_bar)
-    written = failed = 0
+    targets = _Targets(args.output, args.overwrite)
+    counts = {"written": 0, "failed": 0}
 
     def report(message):
         tqdm.write(f"colorize_{kind}.py: error: {message}", file=sys.stderr)
+        counts["failed"] += 1
 
-    for start in range(0, len(jobs), BATCH):
-        loaded = []
-        for path, relative in jobs[start : start + BATCH]:
+    def collect(pending):
+        for path, target, future in pending:
             try:
-                loaded.append((path, relative, read_image(path)))
-            except ColorizeError as error:
-                report(error)
-                failed += 1
-                bar.update(1)
-        if not loaded:
-            continue
-        lightness = [lightness_of(image) for _, _, image in loaded]
-        results = colorize_lightness(lightness, model, size=args.size, temperature=temperature)
-        for (path, relative, image), result in zip(loaded, results):
-            target = output / relative
-            target = target if args.overwrite else free_path(target)
-            try:
-                write_png(target, result)
-                if args.compare:
-                    from colorize.plots import compare_figure
-
-                    original = None if _is_gray(image) else image
-                    compare_figure(image, result, original, free_path(target.with_name(target.stem + "_compare.png")))
+                future.result()
             except (OSError, ColorizeError) as error:
                 report(f"{target}: cannot write ({getattr(error, 'strerror', None) or error})")
-                failed += 1
             else:
-                written += 1
+                counts["written"] += 1
                 if not show_bar and not args.quiet:
                     print(f"{path} -> {target}")
             bar.update(1)
+
+    batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        next_load = pool.submit(_load_batch, batches[0]) if batches else None
+        pending = []
+        for index in range(len(batches)):
+            loaded = next_load.result()
+            next_load = pool.submit(_load_batch, batches[index + 1]) if index + 1 < len(batches) else None
+            good = []
+            for path, relative, image in loaded:
+                if isinstance(image, ColorizeError):
+                    report(image)
+                    bar.update(1)
+                else:
+                    good.append((path, relative, image))
+            if good:
+                lightness = [lightness_of(image) for _, _, image in good]
+                abs_small = predict_ab(model, lightness, size=args.size, temperature=temperature)
+                collect(pending)  # the previous batch's writes, in input order
+                pending = []
+                for (path, relative, image), lum, ab in zip(good, lightness, abs_small):
+                    target = targets.claim(relative)
+                    pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare)))
+        collect(pending)
     bar.close()
-    return written, failed
+    return counts["written"], counts["failed"]
 
 
 def _is_gray(image):

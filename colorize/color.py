@@ -108,12 +108,23 @@ def rgb_to_l_ab(rgb):
 
 
 def l_ab_to_rgb(lightness, ab):
-    """L (..., H, W) or (..., H, W, 1) and ab (..., H, W, 2) -> uint8 RGB (..., H, W, 3)."""
+    """L (..., H, W) or (..., H, W, 1) and ab (..., H, W, 2) -> uint8 RGB (..., H, W, 3).
+
+    The hot path of every colorization (12-megapixel outputs included), so it
+    stays in float32 OpenCV calls: one Lab->RGB conversion, then scaling to
+    8 bits with rounding and saturation (negatives clamped first).
+    """
     lightness = np.asarray(lightness, np.float32)
-    if lightness.ndim == np.asarray(ab).ndim - 1:
-        lightness = lightness[..., None]
-    lab = np.concatenate([lightness, np.asarray(ab, np.float32)], axis=-1)
-    return to_uint8(lab_to_rgb(lab))
+    if lightness.ndim == np.asarray(ab).ndim:
+        lightness = lightness[..., 0]
+    lab = np.empty(lightness.shape + (3,), np.float32)
+    lab[..., 0] = lightness
+    lab[..., 1:] = ab
+    shape = lab.shape
+    rgb = cv2.cvtColor(lab.reshape(-1, shape[-2], 3) if lab.ndim > 3 else lab, cv2.COLOR_Lab2RGB)
+    rgb *= 255.0
+    np.maximum(rgb, 0.0, out=rgb)
+    return cv2.convertScaleAbs(rgb).reshape(shape)
 
 
 def to_uint8(rgb01):

@@ -148,11 +148,21 @@ def compose(lightness, ab_small):
     return color.l_ab_to_rgb(lightness, ab)
 
 
-def colorize_lightness(lightness_list, model, size=None, temperature=None):
-    """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass)."""
+def predict_ab(model, lightness_list, size=None, temperature=None):
+    """Full-res L images -> ab at the network grid for each, (h, w, 2) in Lab units.
+
+    One forward pass and one decoding call for the whole list (decoding image
+    by image costs more than the small network itself).
+    """
     kind = model_kind(model)
     raws = predict_raw(model, lightness_list, size=size)
-    return [compose(lum, decode(raw, kind, temperature)) for lum, raw in zip(lightness_list, raws)]
+    return list(decode(np.stack(raws), kind, temperature))
+
+
+def colorize_lightness(lightness_list, model, size=None, temperature=None):
+    """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass)."""
+    abs_small = predict_ab(model, lightness_list, size=size, temperature=temperature)
+    return [compose(lum, ab) for lum, ab in zip(lightness_list, abs_small)]
 
 
 def colorize_image(image, model, size=None, temperature=None):

@@ -129,16 +129,3 @@ def write_bytes_atomic(path, data):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-
-
-def free_path(path):
-    """``path`` if nothing is there, else the first free ``NAME-1.ext``, ``NAME-2.ext``, ..."""
-    path = Path(path)
-    if not path.exists():
-        return path
-    index = 1
-    while True:
-        candidate = path.with_name(f"{path.stem}-{index}{path.suffix}")
-        if not candidate.exists():
-            return candidate
-        index += 1
