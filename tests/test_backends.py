@@ -1,0 +1,48 @@
+"""The model, loss, optimizer and decoding run on the JAX backend too (what a lent GPU has).
+
+Skipped where JAX is not installed (it is not a dependency); run with
+``pip install jax`` to check the keras.ops-only promise on this machine.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+SCRIPT = r"""
+import numpy as np, keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+import colorize
+from colorize.data import LabBatches
+from colorize.inference import decode
+from colorize.losses import RebalancedSoftCrossEntropy
+from colorize.models.simple import build_simple_model
+from colorize.models.zhang import build_zhang_model
+from colorize.quantize import ab_bins
+from colorize.training import make_adamw
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+batches = LabBatches(images, 4, augment=True, shuffle=True)
+model = build_zhang_model(width=0.125, middle_blocks=1)
+model.compile(optimizer=make_adamw(1e-3), loss=RebalancedSoftCrossEntropy(weights=np.ones(len(ab_bins()))))
+history = model.fit(batches, epochs=2, verbose=0)
+assert all(np.isfinite(history.history["loss"]))
+ab = decode(np.asarray(model.predict_on_batch(batches[0][0]))[0], "complex", 0.38)
+assert ab.shape == (8, 8, 2) and np.isfinite(ab).all()
+simple = build_simple_model(width=0.125)
+simple.compile(optimizer="adam", loss="mean_squared_error")
+simple.fit(batches, epochs=1, verbose=0)
+print("jax backend ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_training_and_decoding_on_the_jax_backend():
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "jax backend ok" in result.stdout
