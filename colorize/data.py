@@ -144,7 +144,10 @@ def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
     first use, as on Colab); tests pass a function returning small arrays.
     """
     loader = loader or keras.datasets.cifar10.load_data
-    (x_train, _), (x_test, _) = loader()
+    try:
+        (x_train, _), (x_test, _) = loader()
+    except Exception as error:  # Keras raises a bare Exception when the download fails
+        raise OSError(f"CIFAR-10 could not be loaded: {error}") from error
     images = np.concatenate([x_train, x_test]).astype(np.uint8)
     if size != images.shape[1]:
         images = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images])

@@ -112,7 +112,11 @@ def train_command(kind, argv=None):
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
     start = time.perf_counter()
-    splits = load_splits(args.data, args.size, fractions, args.seed)
+    try:
+        splits = load_splits(args.data, args.size, fractions, args.seed)
+    except (OSError, ValueError) as error:  # e.g. CIFAR-10 cannot be downloaded here
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        return _fail(kind, f"{' '.join(args.data)}: cannot load the data ({first_line})")
     print(
         f"data: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test images "
         f"at {args.size}px, decoded in {time.perf_counter() - start:.0f} s"

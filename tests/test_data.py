@@ -110,3 +110,11 @@ def test_split_list_matches_the_training_split(photo_folder, tmp_path):
     names = sorted((listed.parent / line).resolve().name for line in listed.read_text().split())
     expected = data.split_paths(data.list_images(photo_folder), root=photo_folder)["val"]
     assert names == sorted(p.name for p in expected) and len(names) >= 1
+
+
+def test_cifar10_download_failure_becomes_an_oserror():
+    def offline():
+        raise Exception("URL fetch failure: Name or service not known")
+
+    with pytest.raises(OSError, match="CIFAR-10 could not be loaded"):
+        data.cifar10_splits(loader=offline)
