@@ -139,7 +139,9 @@ def train_command(kind, argv=None):
     val = LabBatches(splits["val"], args.batch_size)
     pipeline_rate = training.pipeline_images_per_second(train)
     print(f"input pipeline alone (decoded images -> augmented L, ab batches): {pipeline_rate:.0f} images/s")
-    history, rates = training.fit(model, train, val, args.output, args.epochs, resume=args.resume)
+    history, rates = training.fit(
+        model, train, val, args.output, args.epochs, resume=args.resume, patience=args.patience, min_delta=args.min_delta
+    )
     if rates:
         print(
             f"training speed: {sorted(rates)[len(rates) // 2]:.1f} images/s (median over {len(rates)} epochs); "

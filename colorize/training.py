@@ -16,6 +16,7 @@ finished epochs nor the best model are lost or overwritten by a worse one.
 
 import csv
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -52,12 +53,18 @@ def run_files(output):
 
 
 def read_log(path):
-    """Rows of a CSVLogger file as dicts of floats ([] when missing)."""
+    """Rows of a CSVLogger file as dicts of floats, one per epoch ([] when missing).
+
+    An epoch that was logged and then redone after a crash (before its backup
+    was written) appears twice in the file; the later row wins.
+    """
     path = Path(path)
     if not path.exists():
         return []
     with path.open(newline="") as handle:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+        rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+    by_epoch = {row.get("epoch"): row for row in rows}
+    return sorted(by_epoch.values(), key=lambda row: row.get("epoch", 0))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -135,17 +142,16 @@ class ThroughputLogger(keras.callbacks.Callback):
         self.images_per_second = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        import time
-
-        self._start, self._batches = time.perf_counter(), 0
+        self._start = self._last = time.perf_counter()
+        self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        # The time of the last training batch: validation is not training speed.
         self._batches += 1
+        self._last = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
-        seconds = time.perf_counter() - self._start
+        seconds = self._last - self._start
         rate = self._batches * self.batch_size / max(seconds, 1e-9)
         self.images_per_second.append(rate)
         if logs is not None:
@@ -158,8 +164,6 @@ def make_callbacks(output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta
     best_so_far = min((row["val_loss"] for row in read_log(files["log"]) if "val_loss" in row), default=None)
     throughput = ThroughputLogger(batch_size)
     callbacks = [
-        # First, so the restored epoch is known before anything else starts.
-        keras.callbacks.BackupAndRestore(str(files["backup"])),
         throughput,
         BestModelCheckpoint(files["model"], best=best_so_far if resume else None),
         ResumableEarlyStopping(
@@ -168,6 +172,9 @@ def make_callbacks(output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta
         keras.callbacks.CSVLogger(str(files["log"]), append=resume),
         LossCurvePlot(files["log"], files["plot"]),
         keras.callbacks.TerminateOnNaN(),
+        # Last: an epoch counts as finished for --resume only once its best model,
+        # log row and plot are written, so a crash in between never loses an epoch.
+        keras.callbacks.BackupAndRestore(str(files["backup"])),
     ]
     return callbacks, throughput
 
@@ -175,30 +182,42 @@ def make_callbacks(output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta
 def check_output(output, resume):
     """Refuse to clobber a previous run; require something to resume from with ``resume``.
 
-    Raises FileExistsError / FileNotFoundError with a one-line message.
+    A run that died before finishing its first epoch leaves only its settings
+    (and an empty log): nothing worth keeping, so it may simply be started
+    again. Raises FileExistsError / FileNotFoundError with a one-line message.
     """
     files = run_files(output)
+    finished_epochs = bool(read_log(files["log"])) or files["model"].exists()
     if resume:
         if not files["backup"].exists():
-            reason = "that run already finished" if files["log"].exists() else "no interrupted run there"
+            if finished_epochs:
+                reason = "that run already finished"
+            else:
+                reason = "that run never finished an epoch: start it again without --resume"
             raise FileNotFoundError(f"{output}: nothing to resume ({reason}; no {files['backup'].name} folder)")
         return
-    existing = [str(p) for key, p in files.items() if p.exists()]
-    if existing:
+    if finished_epochs or files["backup"].exists():
+        existing = [str(p) for key, p in files.items() if p.exists()]
         raise FileExistsError(
             f"{output}: a previous run's files exist ({', '.join(existing)}); "
             "pass --resume to continue it or choose another --output"
         )
 
 
-def fit(model, train_batches, val_batches, output, epochs, resume=False, verbose="auto", extra_callbacks=()):
+def fit(
+    model, train_batches, val_batches, output, epochs, resume=False, verbose="auto", extra_callbacks=(),
+    patience=EARLY_STOP_PATIENCE, min_delta=EARLY_STOP_MIN_DELTA,
+):
     """Train ``model`` (already compiled) with the resumable callbacks.
 
     Returns (history, images_per_second list). When the backup shows the run
     finished its epochs already, nothing is trained.
     """
-    callbacks, throughput = make_callbacks(output, resume=resume, batch_size=train_batches.batch_size)
-    callbacks += list(extra_callbacks)
+    callbacks, throughput = make_callbacks(
+        output, resume=resume, patience=patience, min_delta=min_delta, batch_size=train_batches.batch_size
+    )
+    # Extra callbacks go before the backup so that the backup stays the very last step of an epoch.
+    callbacks[-1:-1] = list(extra_callbacks)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     # BackupAndRestore needs built weights (and a built optimizer) to restore into.
     if not model.built:
@@ -211,8 +230,6 @@ def fit(model, train_batches, val_batches, output, epochs, resume=False, verbose
 
 def pipeline_images_per_second(batches, max_batches=8):
     """Images/second of the input pipeline alone (augmentation + Lab conversion), no model."""
-    import time
-
     count = min(max_batches, len(batches))
     start = time.perf_counter()
     images = sum(len(batches[index][0]) for index in range(count))

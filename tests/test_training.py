@@ -15,7 +15,21 @@ class RuntimeDropped(Exception):
     """Stands in for Colab killing the runtime."""
 
 
-class DropAfterEpoch(keras.callbacks.Callback):
+class DropDuringEpoch(keras.callbacks.Callback):
+    """The runtime disappears while epoch ``epoch`` is training."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeDropped()
+
+
+class DropAtEpochEnd(keras.callbacks.Callback):
+    """The runtime disappears at the end of ``epoch``: logged, but before its backup."""
+
     def __init__(self, epoch):
         super().__init__()
         self.epoch = epoch
@@ -29,7 +43,7 @@ def _setup(seed=0):
     keras.utils.set_random_seed(seed)
     images = np.stack([synthetic_photo(16, 16, seed=i) for i in range(8)])
     model = build_simple_model(width=0.125)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_squared_error")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mean_squared_error")
     return model, LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
 
 
@@ -37,24 +51,58 @@ def test_resume_continues_after_a_dropped_runtime(tmp_path):
     output = tmp_path / "run" / "model.keras"
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
-        training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropAfterEpoch(2)])
+        training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropDuringEpoch(3)])
     files = training.run_files(output)
     assert files["backup"].exists() and len(training.read_log(files["log"])) == 3
-    best_before = min(row["val_loss"] for row in training.read_log(files["log"]))
 
     with pytest.raises(FileExistsError):
         training.check_output(output, resume=False)
     training.check_output(output, resume=True)
     model, train, val = _setup(seed=1)  # a fresh process: new weights, restored from the backup
+    fresh_loss = model.evaluate(val, verbose=0)
     history, rates = training.fit(model, train, val, output, epochs=5, resume=True, verbose=0)
     log = training.read_log(files["log"])
     assert [int(row["epoch"]) for row in log] == [0, 1, 2, 3, 4]  # no epoch lost or repeated
     assert len(history.history["loss"]) == 2 and len(rates) == 2
+    # Training went on from the restored weights, not from the fresh ones.
+    assert log[3]["loss"] < 0.8 * fresh_loss, (log[3]["loss"], fresh_loss)
     assert not files["backup"].exists()  # a finished run cleans its backup
     assert files["model"].exists() and files["plot"].exists()
-    assert min(row["val_loss"] for row in log) <= best_before
+    best_row = min(log, key=lambda row: row["val_loss"])
+    best_model = keras.saving.load_model(files["model"])
+    assert best_model.evaluate(val, verbose=0) == pytest.approx(best_row["val_loss"], rel=1e-4)
     with pytest.raises(FileNotFoundError, match="already finished"):
         training.check_output(output, resume=True)
+
+
+def test_crash_between_log_and_backup_redoes_that_epoch_once(tmp_path):
+    output = tmp_path / "model.keras"
+    model, train, val = _setup()
+    with pytest.raises(RuntimeDropped):
+        training.fit(model, train, val, output, epochs=4, verbose=0, extra_callbacks=[DropAtEpochEnd(1)])
+    model, train, val = _setup(seed=1)
+    training.fit(model, train, val, output, epochs=4, resume=True, verbose=0)
+    assert [int(row["epoch"]) for row in training.read_log(training.run_files(output)["log"])] == [0, 1, 2, 3]
+
+
+def test_a_run_that_died_in_its_first_epoch_can_simply_be_started_again(tmp_path):
+    output = tmp_path / "model.keras"
+    model, train, val = _setup()
+    with pytest.raises(RuntimeDropped):
+        training.fit(model, train, val, output, epochs=3, verbose=0, extra_callbacks=[DropDuringEpoch(0)])
+    files = training.run_files(output)
+    files["settings"].write_text("{}")  # train_*.py writes its settings before training starts
+    assert not files["backup"].exists() and not files["model"].exists()
+    with pytest.raises(FileNotFoundError, match="never finished an epoch"):
+        training.check_output(output, resume=True)
+    training.check_output(output, resume=False)  # no error: nothing of value to protect
+
+
+def test_patience_and_min_delta_reach_early_stopping(tmp_path):
+    callbacks, _ = training.make_callbacks(tmp_path / "m.keras", patience=3, min_delta=5e-5)
+    stopper = next(c for c in callbacks if isinstance(c, training.ResumableEarlyStopping))
+    assert stopper.patience == 3 and abs(stopper.min_delta) == pytest.approx(5e-5)
+    assert isinstance(callbacks[-1], keras.callbacks.BackupAndRestore)
 
 
 def test_early_stopping_state_is_replayed_from_the_log(tmp_path):
