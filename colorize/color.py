@@ -110,21 +110,79 @@ def rgb_to_l_ab(rgb):
 def l_ab_to_rgb(lightness, ab):
     """L (..., H, W) or (..., H, W, 1) and ab (..., H, W, 2) -> uint8 RGB (..., H, W, 3).
 
-    The hot path of every colorization (12-megapixel outputs included), so it
-    stays in float32 OpenCV calls: one Lab->RGB conversion, then scaling to
-    8 bits with rounding and saturation (negatives clamped first).
+    The result keeps L: where (L, a, b) lies outside the sRGB gamut, the
+    chroma is reduced (hue and L kept) until it fits, instead of clipping RGB,
+    which would change the lightness by up to ~30 L units for saturated
+    colours on bright or dark pixels. This is the hot path of every
+    colorization (12-megapixel outputs included), so it stays in float32
+    OpenCV calls and fits only the pixels that need it.
     """
     lightness = np.asarray(lightness, np.float32)
     if lightness.ndim == np.asarray(ab).ndim:
         lightness = lightness[..., 0]
     lab = np.empty(lightness.shape + (3,), np.float32)
-    lab[..., 0] = lightness
+    lab[..., 0] = np.clip(lightness, 0.0, 100.0)
     lab[..., 1:] = ab
     shape = lab.shape
-    rgb = cv2.cvtColor(lab.reshape(-1, shape[-2], 3) if lab.ndim > 3 else lab, cv2.COLOR_Lab2RGB)
+    flat = lab.reshape(-1, 1, 3)
+    rgb = cv2.cvtColor(flat, cv2.COLOR_Lab2RGB)  # OpenCV clips to [0, 1]
+    # Out-of-gamut colours come back with a channel clipped to exactly 0 or 1;
+    # only those candidates get the exact (unclipped) check and the chroma fit.
+    candidates = np.flatnonzero(((rgb <= 0.0) | (rgb >= 1.0)).any(axis=(1, 2)))
+    if candidates.size:
+        fitted = _fit_chroma_to_gamut(flat[candidates, 0])
+        rgb[candidates] = cv2.cvtColor(np.ascontiguousarray(fitted[:, None, :]), cv2.COLOR_Lab2RGB)
     rgb *= 255.0
     np.maximum(rgb, 0.0, out=rgb)
     return cv2.convertScaleAbs(rgb).reshape(shape)
+
+
+# sRGB (D65) primaries as scikit-image uses them, for the unclipped gamut test.
+_XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB).astype(np.float32)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
+_GAMUT_TOLERANCE = 1e-4
+
+
+def _lab_to_linear_rgb(lab):
+    """Lab (n, 3) -> linear-light RGB (n, 3), NOT clipped: outside [0, 1] means out of gamut."""
+    fy = (lab[:, 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[:, 1] / 500.0, fy, fy - lab[:, 2] / 200.0], axis=1)
+    delta = 6.0 / 29.0
+    xyz = np.where(f > delta, f**3, 3 * delta**2 * (f - 4.0 / 29.0)) * _WHITE_D65
+    return xyz @ _RGB_FROM_XYZ.T
+
+
+def _in_gamut(lab):
+    linear = _lab_to_linear_rgb(lab)
+    return ((linear >= -_GAMUT_TOLERANCE) & (linear <= 1 + _GAMUT_TOLERANCE)).all(axis=1)
+
+
+def _fit_chroma_to_gamut(lab, steps=8):
+    """Lab (n, 3) -> Lab (n, 3) with ab scaled by the largest factor in [0, 1] that is in gamut.
+
+    Bisection on the factor, only for the colours really outside; factor 0,
+    the gray of the same L, is always in gamut, so a solution exists.
+    8 steps: within 0.4% of the chroma.
+    """
+    fitted = lab.copy()
+    outside = np.flatnonzero(~_in_gamut(lab))
+    if not outside.size:
+        return fitted
+    target = lab[outside]
+    low = np.zeros(len(target), np.float32)
+    high = np.ones(len(target), np.float32)
+    trial = target.copy()
+    for _ in range(steps):
+        middle = (low + high) / 2
+        trial[:, 1:] = target[:, 1:] * middle[:, None]
+        ok = _in_gamut(trial)
+        low = np.where(ok, middle, low)
+        high = np.where(ok, high, middle)
+    fitted[outside, 1:] = target[:, 1:] * low[:, None]
+    return fitted
 
 
 def to_uint8(rgb01):

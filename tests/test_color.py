@@ -52,3 +52,17 @@ def test_large_image_is_converted_in_chunks_identically(monkeypatch):
     whole = color.rgb_to_lab(rgb)
     monkeypatch.setattr(color, "_CHUNK_PIXELS", 333)
     np.testing.assert_array_equal(color.rgb_to_lab(rgb), whole)
+
+
+def test_saturated_colours_keep_their_lightness():
+    rng = np.random.default_rng(7)
+    lightness = rng.uniform(0, 100, (64, 64)).astype(np.float32)
+    ab = rng.uniform(-110, 110, (64, 64, 2)).astype(np.float32)  # mostly out of the sRGB gamut
+    out = color.l_ab_to_rgb(lightness, ab)
+    drift = np.abs(color.rgb_to_lightness(out) - lightness)
+    assert drift.max() < 1.0 and drift.mean() < 0.3, (drift.max(), drift.mean())
+    # hue is kept: the output's ab points the same way as the requested ab where it has colour
+    _, out_ab = color.rgb_to_l_ab(out)
+    chroma = np.linalg.norm(out_ab, axis=-1)
+    cosine = (out_ab * ab).sum(-1) / (chroma * np.linalg.norm(ab, axis=-1) + 1e-6)
+    assert np.median(cosine[chroma > 10]) > 0.95
