@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from colorize.errors import ColorizeError
-from colorize.io import is_image_path, list_images
+from colorize.io import list_images
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = PACKAGE_ROOT / "data"
@@ -75,10 +75,8 @@ def collect_inputs(paths):
             if not found:
                 errors.append(ColorizeError(path, "folder contains no image files"))
             jobs.extend((f, f.relative_to(path).with_suffix(".png")) for f in found)
-        elif path.exists() or is_image_path(path):
+        else:  # a file, or a missing path that read_image reports in one line
             jobs.append((path, Path(path.stem + ".png")))
-        else:
-            jobs.append((path, Path(path.stem + ".png")))  # reported as missing when read
     return jobs, errors
 
 
@@ -187,8 +185,8 @@ def run_jobs(jobs, model, args, kind):
         for path, target, future in pending:
             try:
                 future.result()
-            except (OSError, ColorizeError) as error:
-                report(f"{target}: cannot write ({getattr(error, 'strerror', None) or error})")
+            except Exception as error:  # one line per file, whatever failed (disk full, a figure)
+                report(f"{target}: cannot write ({_one_line_reason(error)})")
             else:
                 counts["written"] += 1
                 if not show_bar and not args.quiet:
@@ -220,6 +218,12 @@ def run_jobs(jobs, model, args, kind):
         collect(pending)
     bar.close()
     return counts["written"], counts["failed"]
+
+
+def _one_line_reason(error):
+    """The short reason of an exception: OSError's strerror, else its first line, else its type."""
+    text = getattr(error, "strerror", None) or str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_gray(image):

@@ -12,7 +12,7 @@ needs no TensorFlow, so the same code trains on the JAX backend too.
 
 import hashlib
 import math
-import warnings
+import sys
 
 import cv2
 import keras
@@ -80,11 +80,12 @@ def _decode_for_training(path, size):
 
 
 def _warn_skipped(skipped, total):
-    """One warning line for all files a training run had to skip."""
+    """One warning line on stderr for all files a training run had to skip."""
     if skipped:
         examples = ", ".join(str(p) for p in skipped[:3])
-        warnings.warn(
-            f"skipped {len(skipped)} of {total} files (grayscale or unreadable), e.g. {examples}", stacklevel=3
+        print(
+            f"warning: skipped {len(skipped)} of {total} files (grayscale or unreadable), e.g. {examples}",
+            file=sys.stderr,
         )
 
 
@@ -153,7 +154,7 @@ def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
         images = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images])
     keep = np.array([not is_grayscale(im) for im in images], bool)
     if not keep.all():
-        warnings.warn(f"skipped {int((~keep).sum())} grayscale CIFAR-10 images", stacklevel=2)
+        print(f"warning: skipped {int((~keep).sum())} grayscale CIFAR-10 images", file=sys.stderr)
     images = images[keep]
     split = split_items([str(i) for i in range(len(images))], fractions, seed)
     return {name: images[idx] for name, idx in split.items()}

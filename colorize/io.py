@@ -17,6 +17,9 @@ from colorize.errors import ColorizeError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
+# Formats (as PIL names them) that OpenCV decodes.
+DECODABLE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "PPM", "JPEG2000")
+
 # Smallest side we accept: below this there is nothing to colorize and
 # resizing up to the network's working size only invents blur.
 MIN_SIDE = 8
@@ -53,8 +56,12 @@ def read_image(path, min_side=MIN_SIDE, max_pixels=MAX_PIXELS):
             with Image.open(path) as header:
                 width, height = header.size
                 image_format = header.format
+    except PermissionError:
+        raise ColorizeError(path, "permission denied") from None
     except Exception:  # PIL raises many types for non-images; the reason is the same
         raise ColorizeError(path, "not an image file (or an unsupported format)") from None
+    if image_format not in DECODABLE_FORMATS:
+        raise ColorizeError(path, f"unsupported image format {image_format} (use JPEG, PNG, BMP, TIFF or WebP)")
     if width * height > max_pixels:
         raise ColorizeError(path, f"image is {width}x{height}, larger than the {max_pixels / 1e6:.0f} megapixel limit")
     if min(width, height) < min_side:
@@ -79,11 +86,12 @@ def _is_truncated(path, data, image_format):
     JPEG and PNG are checked by their end markers without decoding (fast for
     12-megapixel photos); other formats are fully decoded once by PIL.
     """
-    if image_format == "JPEG":
-        tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
-        return not tail.endswith(b"\xff\xd9")
-    if image_format == "PNG":
-        return b"IEND" not in data[-32:].tobytes()
+    # Fast path: the usual end markers. Files with data after them (camera
+    # trailers, motion photos) are not rejected but checked by PIL below.
+    if image_format == "JPEG" and data[-64:].tobytes().rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return False
+    if image_format == "PNG" and b"IEND" in data[-32:].tobytes():
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -70,9 +70,32 @@ def build_train_parser(kind):
     return parser
 
 
+def _validate(parser, args):
+    """Usage errors (exit 2, one line) for values that would fail deep inside training."""
+    if args.size < 8 or args.size % 8:
+        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
+    for option in ("epochs", "batch_size", "workers"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1")
+    if args.lr <= 0:
+        parser.error("--lr must be greater than 0")
+    if not (0 < args.val_fraction < 1 and 0 <= args.test_fraction < 1 and args.val_fraction + args.test_fraction < 1):
+        parser.error("--val-fraction and --test-fraction must be fractions leaving images to train on")
+    if getattr(args, "lam", 0.5) is not None and not 0 < getattr(args, "lam", 0.5) <= 1:
+        parser.error("--lam must be in (0, 1]")
+    if any(d.lower() == "cifar10" for d in args.data) and len(args.data) > 1:
+        parser.error("--data cifar10 cannot be combined with folders")
+
+
 def _apply_saved_settings(args, parser, saved_path):
-    """On --resume: take the original run's settings (epochs may be raised)."""
-    saved = json.loads(Path(saved_path).read_text())
+    """On --resume: take the original run's settings (epochs may be raised).
+
+    Raises ValueError when the settings file is missing or unreadable.
+    """
+    try:
+        saved = json.loads(Path(saved_path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{saved_path}: cannot read the run's settings ({error})") from None
     for key in _FIXED_ON_RESUME:
         if key in saved:
             setattr(args, key, saved[key])
@@ -89,8 +112,7 @@ def train_command(kind, argv=None):
     """Entry point of train_<kind>.py. Returns the process exit status."""
     parser = build_train_parser(kind)
     args = parser.parse_args(argv)
-    if args.size < 8 or args.size % 8:
-        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
+    _validate(parser, args)
 
     from colorize.runtime import quiet_keras
 
@@ -103,7 +125,10 @@ def train_command(kind, argv=None):
     except (FileExistsError, FileNotFoundError) as error:
         return _fail(kind, error)
     if args.resume:
-        _apply_saved_settings(args, parser, files["settings"])
+        try:
+            _apply_saved_settings(args, parser, files["settings"])
+        except ValueError as error:
+            return _fail(kind, error)
     for folder in args.data:
         if folder.lower() != "cifar10" and not Path(folder).is_dir():
             return _fail(kind, f"{folder}: no such folder")

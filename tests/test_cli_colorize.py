@@ -190,3 +190,20 @@ def test_bad_options_are_usage_errors(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         colorize_command("complex", args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_gif_and_unreadable_files_get_their_own_reason(tiny_models, tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "anim.gif")
+    status, _, err = run_cli(capsys, "simple", tmp_path / "anim.gif", "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert status == 1 and "unsupported image format GIF" in err
+
+
+def test_jpeg_with_trailing_data_is_accepted(tiny_models, tmp_path, capsys):
+    ok, encoded = cv2.imencode(".jpg", synthetic_photo(40, 40))
+    path = tmp_path / "trailer.jpg"
+    path.write_bytes(encoded.tobytes() + b"MOTION-PHOTO-TRAILER" * 100)
+    status, _, err = run_cli(capsys, "simple", path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
+    assert status == 0, err
+    assert (tmp_path / "out" / "trailer.png").exists()

@@ -83,3 +83,29 @@ def test_init_fine_tunes_from_given_weights(photo_folder, tiny_models, tmp_path)
     tuned = keras.saving.load_model(output).get_weights()
     # A tiny learning rate: the fine-tuned weights are still (almost exactly) the initial ones.
     assert all(np.allclose(a, b, atol=1e-4) for a, b in zip(start, tuned))
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--lam", "0"], "--lam"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--epochs", "0"], "--epochs"),
+        (["--data", "cifar10", "somewhere"], "cifar10"),
+        (["--size", "30"], "multiple of 8"),
+    ],
+)
+def test_bad_training_options_are_usage_errors(args, message, capsys):
+    from colorize.train_cli import train_command
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_command("complex", args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_resume_without_settings_is_a_one_line_error(tmp_path, capsys):
+    from colorize.train_cli import train_command
+
+    (tmp_path / "m.keras.backup").mkdir()
+    status = train_command("simple", ["--output", str(tmp_path / "m.keras"), "--resume"])
+    assert status == 2 and "cannot read the run's settings" in capsys.readouterr().err
