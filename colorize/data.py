@@ -66,14 +66,16 @@ def square_resize(rgb, size):
 
 
 def _decode_for_training(path, size):
-    """Path -> uint8 RGB (size, size, 3), or None for unreadable or grayscale files."""
+    """Path -> uint8 RGB (size, size, 3), or None for unreadable or grayscale files.
+
+    IMREAD_COLOR applies the EXIF orientation (as inference does) and gives
+    3 equal channels for grayscale files, which :func:`is_grayscale` then skips.
+    """
     data = np.fromfile(path, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None or image.ndim == 2 or image.shape[-1] < 3:
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
         return None
-    rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-    if rgb.dtype != np.uint8:
-        rgb = (rgb / np.iinfo(rgb.dtype).max * 255).astype(np.uint8)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if is_grayscale(rgb):
         return None
     return square_resize(rgb, size)

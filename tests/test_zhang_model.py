@@ -11,6 +11,7 @@ from colorize.losses import RebalancedSoftCrossEntropy
 from colorize.models.zhang import INPUT_MULTIPLE, OUTPUT_STRIDE, build_zhang_model
 from colorize.quantize import ab_bins, annealed_mean
 from colorize.rebalance import class_weights, empirical_prior
+from colorize.training import make_adamw
 
 Q = len(ab_bins())
 
@@ -112,7 +113,7 @@ def test_training_learns_confident_saturated_colours():
     weights = class_weights(empirical_prior(ab))
     model = build_zhang_model(width=0.25, middle_blocks=1)
     model.compile(
-        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-3),
+        optimizer=make_adamw(1e-3),  # the optimizer train_complex.py uses
         loss=RebalancedSoftCrossEntropy(weights=weights),
     )
     model.fit(normalize_l(lightness), normalize_ab(ab), batch_size=4, epochs=60, verbose=0)
@@ -122,7 +123,7 @@ def test_training_learns_confident_saturated_colours():
     logits = model.predict_on_batch(normalize_l(test_lightness))
     probs = ops.convert_to_numpy(ops.softmax(logits))
     entropy = -(probs * np.log(np.maximum(probs, 1e-12))).sum(-1).mean()
-    assert entropy < 0.5 * np.log(Q), entropy
+    assert entropy < 0.35 * np.log(Q), entropy  # measured about 1.3 nats; uniform is log Q = 5.56
 
     decoded = ops.convert_to_numpy(annealed_mean(logits))
     truth = test_ab.reshape(8, 8, 4, 8, 4, 2).mean((2, 4))  # the logits' grid
