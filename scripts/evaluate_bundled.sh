@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measure the bundled models on the held-back validation photos and redraw the README's figures.
 #   held back: imagenette/val (never trained on) + the seeded 10% test split of the training folders
+# LIMIT (default 1000) photos are drawn, seeded, from the held-back set.
 # Writes runs/eval/heldout.json (the README's table) and docs/*.png (figures of redistributable images only).
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -9,7 +10,7 @@ python -m colorize.data --data "$DATA/imagenette/train" "$DATA/faces" "$DATA/sce
     --list runs/eval/test_split.txt
 python -m colorize.evaluate -m data/simple.keras -m data/complex.keras \
     --data "$DATA/imagenette/val" runs/eval/test_split.txt -t 0.1 0.2 0.38 0.6 1 \
-    --json runs/eval/heldout.json --figures runs/eval "$@"
+    --limit "${LIMIT:-1000}" --json runs/eval/heldout.json --figures runs/eval "$@"
 cp runs/eval/temperature_sweep.png docs/temperature_sweep.png
 # The comparison grid of the README uses the bundled public-domain / CC0 samples only.
 python -m colorize.evaluate -m data/simple.keras -m data/complex.keras --data data/samples \
