@@ -223,10 +223,10 @@ class Evaluation:
         from colorize.metrics import pool_ab
         from colorize.models.zhang import OUTPUT_STRIDE
 
-        size = grid_shape[0] * OUTPUT_STRIDE  # the working size this model ran at
-        ab = cv2.resize(np.ascontiguousarray(ab_full, np.float32), (size, size), interpolation=cv2.INTER_AREA)
-        factor = size // grid_shape[0]
-        return pool_ab(ab, factor)
+        # The network input this model ran at, as predict_raw resized L to it.
+        height, width = grid_shape[0] * OUTPUT_STRIDE, grid_shape[1] * OUTPUT_STRIDE
+        ab = cv2.resize(np.ascontiguousarray(ab_full, np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        return pool_ab(ab, OUTPUT_STRIDE)
 
     def grid_keys(self):
         return [

@@ -99,27 +99,51 @@ def lightness_of(image):
     return color.rgb_to_lightness(image)
 
 
-def predict_raw(model, lightness_list, size=None, batch_size=8):
-    """Run the network on a list of full-res L images (H, W) at ``size`` x ``size``.
+# Longest side of the network input relative to its shortest, for very elongated photos.
+MAX_ASPECT = 4.0
 
-    ``size`` None: the model's ``working_size`` (see :func:`load_colorizer`).
 
-    Returns one raw output per image: simple -> ab (size, size, 2) in Lab units,
-    complex -> logits (size/4, size/4, Q). A fixed square working size means one
-    traced graph for every image, whatever its aspect ratio, and lets us batch.
+def network_shape(height, width, size, keep_aspect=True):
+    """(h, w) the network sees for a (height, width) photo at working size ``size``.
+
+    keep_aspect: the SHORTER side becomes ``size`` and the longer one keeps the
+    photo's proportions (rounded to the stride, at most MAX_ASPECT times longer):
+    the scale and shape the models were trained at (square centre crops of the
+    short side). Otherwise a ``size`` x ``size`` square.
+    """
+    if not keep_aspect:
+        return size, size
+    ratio = min(max(height, width) / max(min(height, width), 1), MAX_ASPECT)
+    long_side = working_size(size * ratio)
+    return (size, long_side) if height <= width else (long_side, size)
+
+
+def predict_raw(model, lightness_list, size=None, batch_size=8, keep_aspect=True):
+    """Run the network on a list of full-res L images (H, W) at the working size.
+
+    ``size`` None: the model's ``working_size`` (see :func:`load_colorizer`);
+    each image is shown at :func:`network_shape`. Images of equal network shape
+    share one forward pass.
+
+    Returns one raw output per image, in order: simple -> ab (h, w, 2) in Lab
+    units, complex -> logits (h/4, w/4, Q).
     """
     size = working_size(size or getattr(model, "working_size", DEFAULT_SIZE))
-    inputs = np.stack(
-        [cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA) for lum in lightness_list]
-    )[..., None]
-    inputs = color.normalize_l(inputs)
-    outputs = []
-    for start in range(0, len(inputs), batch_size):
-        outputs.append(np.asarray(model.predict_on_batch(inputs[start : start + batch_size])))
-    raw = np.concatenate(outputs)
-    if model_kind(model) == "simple":
-        raw = color.denormalize_ab(raw)
-    return list(raw)
+    shapes = [network_shape(*lum.shape[:2], size, keep_aspect) for lum in lightness_list]
+    outputs = [None] * len(lightness_list)
+    for shape in dict.fromkeys(shapes):
+        indices = [i for i, s in enumerate(shapes) if s == shape]
+        inputs = np.stack(
+            [cv2.resize(lightness_list[i], shape[::-1], interpolation=cv2.INTER_AREA) for i in indices]
+        )[..., None]
+        inputs = color.normalize_l(inputs)
+        for start in range(0, len(indices), batch_size):
+            raw = np.asarray(model.predict_on_batch(inputs[start : start + batch_size]))
+            if model_kind(model) == "simple":
+                raw = color.denormalize_ab(raw)
+            for offset, index in enumerate(indices[start : start + batch_size]):
+                outputs[index] = raw[offset]
+    return outputs
 
 
 def decode(raw, kind, temperature=None):
@@ -156,7 +180,9 @@ def predict_ab(model, lightness_list, size=None, temperature=None):
     """
     kind = model_kind(model)
     raws = predict_raw(model, lightness_list, size=size)
-    return list(decode(np.stack(raws), kind, temperature))
+    if len({raw.shape for raw in raws}) == 1:  # one decoding call when the shapes agree
+        return list(decode(np.stack(raws), kind, temperature))
+    return [decode(raw, kind, temperature) for raw in raws]
 
 
 def colorize_lightness(lightness_list, model, size=None, temperature=None):

@@ -33,7 +33,8 @@ def test_colorize_image_any_size_and_gray_input(kind, tiny_models):
         out = inference.colorize_image(image, model, size=32)
         assert out.shape == shape[:2] + (3,)
     raw = inference.predict_raw(model, [np.full((30, 40), 50.0, np.float32)] * 3, size=32)
-    expected = (32, 32, 2) if kind == "simple" else (8, 8, len(__import__("colorize.quantize").quantize.ab_bins()))
+    # 30 x 40 at working size 32: short side 32, long side 42.7 rounded to the stride, 40.
+    expected = (32, 40, 2) if kind == "simple" else (8, 10, len(__import__("colorize.quantize").quantize.ab_bins()))
     assert len(raw) == 3 and raw[0].shape == expected
 
 
@@ -62,3 +63,11 @@ def test_annealed_decoding_is_more_colourful_at_low_temperature(tiny_models):
     logits = rng.normal(0, 2, (8, 8, len(ab_bins()))).astype(np.float32)
     chroma = {t: np.linalg.norm(inference.decode(logits, "complex", t), axis=-1).mean() for t in (0.1, 0.38, 1.0)}
     assert chroma[0.1] > chroma[0.38] > chroma[1.0]
+
+
+def test_network_shape_keeps_the_training_scale_and_aspect():
+    assert inference.network_shape(3000, 4000, 64) == (64, 88)
+    assert inference.network_shape(4000, 3000, 64) == (88, 64)
+    assert inference.network_shape(224, 224, 64) == (64, 64)
+    assert inference.network_shape(20, 2000, 64) == (64, 256)  # at most MAX_ASPECT times longer
+    assert inference.network_shape(3000, 4000, 64, keep_aspect=False) == (64, 64)
