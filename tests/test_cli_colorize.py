@@ -207,3 +207,14 @@ def test_jpeg_with_trailing_data_is_accepted(tiny_models, tmp_path, capsys):
     status, _, err = run_cli(capsys, "simple", path, "-o", tmp_path / "out", "-m", tiny_models["simple"])
     assert status == 0, err
     assert (tmp_path / "out" / "trailer.png").exists()
+
+
+def test_outputs_get_normal_file_permissions(tiny_models, tmp_path, capsys):
+    import os
+    import stat
+
+    source = save_rgb(tmp_path / "p.png", synthetic_photo(32, 32))
+    assert run_cli(capsys, "simple", source, "-o", tmp_path / "out", "-m", tiny_models["simple"])[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out" / "p.png").stat().st_mode) == 0o666 & ~umask
