@@ -114,15 +114,21 @@ def colorize_command(kind, argv=None):
 
 
 def _load_batch(batch):
-    """[(path, relative)] -> [(path, relative, uint8 RGB or ColorizeError)] (runs in a worker thread)."""
+    """[(path, relative)] -> [(path, relative, uint8 RGB or ColorizeError, L or None)].
+
+    Runs in a worker thread: decoding and the lightness of the next batch
+    overlap with the network's work on the current one.
+    """
+    from colorize.inference import lightness_of
     from colorize.io import read_image
 
     loaded = []
     for path, relative in batch:
         try:
-            loaded.append((path, relative, read_image(path)))
+            image = read_image(path)
+            loaded.append((path, relative, image, lightness_of(image)))
         except ColorizeError as error:
-            loaded.append((path, relative, error))
+            loaded.append((path, relative, error, None))
     return loaded
 
 
@@ -169,7 +175,7 @@ def run_jobs(jobs, model, args, kind):
 
     from tqdm.auto import tqdm
 
-    from colorize.inference import lightness_of, predict_ab
+    from colorize.inference import predict_ab
 
     temperature = getattr(args, "temperature", None)
     show_bar = not args.quiet and len(jobs) > 1
@@ -201,18 +207,18 @@ def run_jobs(jobs, model, args, kind):
             loaded = next_load.result()
             next_load = pool.submit(_load_batch, batches[index + 1]) if index + 1 < len(batches) else None
             good = []
-            for path, relative, image in loaded:
+            for path, relative, image, lum in loaded:
                 if isinstance(image, ColorizeError):
                     report(image)
                     bar.update(1)
                 else:
-                    good.append((path, relative, image))
+                    good.append((path, relative, image, lum))
             if good:
-                lightness = [lightness_of(image) for _, _, image in good]
+                lightness = [lum for *_, lum in good]
                 abs_small = predict_ab(model, lightness, size=args.size, temperature=temperature)
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
-                for (path, relative, image), lum, ab in zip(good, lightness, abs_small):
+                for (path, relative, image, lum), ab in zip(good, abs_small):
                     target = targets.claim(relative)
                     pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare)))
         collect(pending)
