@@ -1,7 +1,8 @@
-"""The model, loss, optimizer and decoding run on the JAX backend too (what a lent GPU has).
+"""The model, loss, optimizer and decoding run on the JAX and PyTorch backends too.
 
-Skipped where JAX is not installed (it is not a dependency); run with
-``pip install jax`` to check the keras.ops-only promise on this machine.
+A lent GPU machine has JAX and PyTorch but no TensorFlow. Each backend's test
+is skipped where that backend is not installed (neither is a dependency);
+``pip install jax`` or ``pip install torch`` checks the keras.ops-only promise.
 """
 
 import importlib.util
@@ -15,7 +16,8 @@ from conftest import REPO
 
 SCRIPT = r"""
 import numpy as np, keras
-assert keras.backend.backend() == "jax", keras.backend.backend()
+import sys
+assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 import colorize
 from colorize.data import LabBatches
 from colorize.inference import decode
@@ -36,13 +38,17 @@ assert ab.shape == (8, 8, 2) and np.isfinite(ab).all()
 simple = build_simple_model(width=0.125)
 simple.compile(optimizer="adam", loss="mean_squared_error")
 simple.fit(batches, epochs=1, verbose=0)
-print("jax backend ok")
+print(sys.argv[1], "backend ok")
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
-def test_training_and_decoding_on_the_jax_backend():
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_training_and_decoding_on_other_backends(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    command = [sys.executable, "-c", SCRIPT, backend]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "jax backend ok" in result.stdout
+    assert f"{backend} backend ok" in result.stdout
