@@ -135,14 +135,14 @@ def _load_batch(batch):
 def _finish(image, lightness, ab_small, target, compare):
     """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread."""
     from colorize.inference import compose
-    from colorize.io import write_png
+    from colorize.io import is_grayscale, write_png
 
     result = compose(lightness, ab_small)
     write_png(target, result)
     if compare:
         from colorize.plots import compare_figure
 
-        original = None if _is_gray(image) else image
+        original = None if is_grayscale(image) else image
         compare_figure(image, result, original, target.with_name(target.stem + "_compare.png"))
 
 
@@ -230,9 +230,3 @@ def _one_line_reason(error):
     """The short reason of an exception: OSError's strerror, else its first line, else its type."""
     text = getattr(error, "strerror", None) or str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _is_gray(image):
-    from colorize.io import is_grayscale
-
-    return is_grayscale(image)

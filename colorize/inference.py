@@ -129,6 +129,7 @@ def predict_raw(model, lightness_list, size=None, batch_size=8, keep_aspect=True
     units, complex -> logits (h/4, w/4, Q).
     """
     size = working_size(size or getattr(model, "working_size", DEFAULT_SIZE))
+    regression = model_kind(model) == "simple"
     shapes = [network_shape(*lum.shape[:2], size, keep_aspect) for lum in lightness_list]
     outputs = [None] * len(lightness_list)
     for shape in dict.fromkeys(shapes):
@@ -139,7 +140,7 @@ def predict_raw(model, lightness_list, size=None, batch_size=8, keep_aspect=True
         inputs = color.normalize_l(inputs)
         for start in range(0, len(indices), batch_size):
             raw = np.asarray(model.predict_on_batch(inputs[start : start + batch_size]))
-            if model_kind(model) == "simple":
+            if regression:
                 raw = color.denormalize_ab(raw)
             for offset, index in enumerate(indices[start : start + batch_size]):
                 outputs[index] = raw[offset]

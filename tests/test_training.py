@@ -15,27 +15,20 @@ class RuntimeDropped(Exception):
     """Stands in for Colab killing the runtime."""
 
 
-class DropDuringEpoch(keras.callbacks.Callback):
-    """The runtime disappears while epoch ``epoch`` is training."""
+class DropRuntime(keras.callbacks.Callback):
+    """The runtime disappears while epoch ``epoch`` trains (``at="begin"``) or at its end,
+    after its log row but before its backup (``at="end"``)."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch, at):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.at = epoch, at
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
+        if self.at == "begin" and epoch == self.epoch:
             raise RuntimeDropped()
 
-
-class DropAtEpochEnd(keras.callbacks.Callback):
-    """The runtime disappears at the end of ``epoch``: logged, but before its backup."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
+        if self.at == "end" and epoch == self.epoch:
             raise RuntimeDropped()
 
 
@@ -51,7 +44,7 @@ def test_resume_continues_after_a_dropped_runtime(tmp_path):
     output = tmp_path / "run" / "model.keras"
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
-        training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropDuringEpoch(3)])
+        training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropRuntime(3, at="begin")])
     files = training.run_files(output)
     assert files["backup"].exists() and len(training.read_log(files["log"])) == 3
 
@@ -79,7 +72,7 @@ def test_crash_between_log_and_backup_redoes_that_epoch_once(tmp_path):
     output = tmp_path / "model.keras"
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
-        training.fit(model, train, val, output, epochs=4, verbose=0, extra_callbacks=[DropAtEpochEnd(1)])
+        training.fit(model, train, val, output, epochs=4, verbose=0, extra_callbacks=[DropRuntime(1, at="end")])
     model, train, val = _setup(seed=1)
     training.fit(model, train, val, output, epochs=4, resume=True, verbose=0)
     assert [int(row["epoch"]) for row in training.read_log(training.run_files(output)["log"])] == [0, 1, 2, 3]
@@ -89,7 +82,7 @@ def test_a_run_that_died_in_its_first_epoch_can_simply_be_started_again(tmp_path
     output = tmp_path / "model.keras"
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
-        training.fit(model, train, val, output, epochs=3, verbose=0, extra_callbacks=[DropDuringEpoch(0)])
+        training.fit(model, train, val, output, epochs=3, verbose=0, extra_callbacks=[DropRuntime(0, at="begin")])
     files = training.run_files(output)
     files["settings"].write_text("{}")  # train_*.py writes its settings before training starts
     assert not files["backup"].exists() and not files["model"].exists()
