@@ -52,6 +52,11 @@ def build_colorize_parser(kind):
             "--temperature", "-t", type=float, default=0.38,
             help="annealed-mean temperature: 1 = plain mean (duller), towards 0 = most likely colour (bolder)",
         )
+    parser.add_argument(
+        "--no-mirror", dest="mirror", action="store_false",
+        help="run the network once per photo instead of also on its mirror image (averaged): "
+        "half the network work, slightly less accurate colours",
+    )
     parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
     parser.add_argument(
         "--overwrite", action="store_true",
@@ -215,7 +220,7 @@ def run_jobs(jobs, model, args, kind):
                     good.append((path, relative, image, lum))
             if good:
                 lightness = [lum for *_, lum in good]
-                abs_small = predict_ab(model, lightness, size=args.size, temperature=temperature)
+                abs_small = predict_ab(model, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
                 for (path, relative, image, lum), ab in zip(good, abs_small):

@@ -61,6 +61,8 @@ def build_parser():
                         "training size (from MODEL_settings.json beside it), else 256")
     parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
                         help="annealed-mean temperature(s) for classifier models; each value is reported")
+    parser.add_argument("--no-mirror", dest="mirror", action="store_false",
+                        help="do not average each prediction with that of the mirrored photo (the CLIs' default)")
     parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
     parser.add_argument("--figures", metavar="DIR", default=None,
                         help="write comparison.png (photo grid; classifiers at T=0.38 when evaluated, else the"
@@ -161,7 +163,7 @@ def _thumbnail(image):
 class Evaluation:
     """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
 
-    def __init__(self, models, names, temperatures, size, grid_rows, paths=None):
+    def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True):
         from colorize.inference import model_kind
         from colorize.metrics import ClassifierSums, MetricAccumulator
 
@@ -171,6 +173,7 @@ class Evaluation:
         self.kinds = [model_kind(model) for model in models]
         self.temperatures = temperatures
         self.size = size
+        self.mirror = mirror
         # The grid shows classifiers at the default temperature when it is evaluated, else the first one.
         self.grid_temperature = DEFAULT_TEMPERATURE if DEFAULT_TEMPERATURE in temperatures else temperatures[0]
         self.grid_rows = grid_rows
@@ -194,7 +197,7 @@ class Evaluation:
         from colorize.metrics import Truth
 
         lightness = [lightness_of(rgb) for _, rgb in photos]
-        raws = [predict_raw(model, lightness, size=self.size) for model in self.models]
+        raws = [predict_raw(model, lightness, size=self.size, mirror=self.mirror) for model in self.models]
         no_colour = np.zeros((1, 1, 2), np.float32)
         grid_keys = self.grid_keys()
         for i, ((_, rgb), lum) in enumerate(zip(photos, lightness)):
@@ -340,7 +343,7 @@ def main(argv=None):
     except ColorizeError as error:
         return _error(error)
     names = model_names(args.model)
-    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model)
+    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror)
 
     skipped = [0]
     batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
@@ -365,7 +368,8 @@ def main(argv=None):
     truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
     n_images = len(truth_values)
     sizes = ", ".join(f"{name} {getattr(model, 'working_size', '?')}" for name, model in zip(names, models))
-    print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}")
+    print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
+          + (", mirror-averaged" if args.mirror else ", no mirror"))
     print(format_table(results, truth))
 
     from colorize.metrics import coarse_groups
@@ -380,6 +384,7 @@ def main(argv=None):
         "size": args.size,
         "working_sizes": {name: getattr(model, "working_size", None) for name, model in zip(names, models)},
         "temperatures": args.temperature,
+        "mirror": args.mirror,
         "truth": truth,
         "results": results,
         "notes": {

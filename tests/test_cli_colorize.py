@@ -85,6 +85,20 @@ def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path, capsy
     assert (out / "a.png").read_bytes() != b"precious"
 
 
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
+    from colorize.inference import colorize_image, load_colorizer
+
+    image = synthetic_photo(48, 72, seed=2)
+    source = save_rgb(tmp_path / "p.png", image)
+    model = load_colorizer(tiny_models[kind])
+    for flag, mirror in ((), True), (("--no-mirror",), False):
+        out = tmp_path / f"out_{mirror}"
+        assert run_cli(capsys, kind, source, "-o", out, "-m", tiny_models[kind], "--size", 32, *flag)[0] == 0
+        np.testing.assert_array_equal(read_rgb(out / "p.png"), colorize_image(image, model, size=32, mirror=mirror))
+
+
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_no_argument_run_colorizes_the_bundled_samples(kind, tmp_path):
     if not (REPO / "data" / f"{kind}.keras").exists():

@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -71,3 +72,24 @@ def test_network_shape_keeps_the_training_scale_and_aspect():
     assert inference.network_shape(224, 224, 64) == (64, 64)
     assert inference.network_shape(20, 2000, 64) == (64, 256)  # at most MAX_ASPECT times longer
     assert inference.network_shape(3000, 4000, 64, keep_aspect=False) == (64, 64)
+
+
+
+@pytest.mark.parametrize("kind", ["simple", "complex"])
+def test_mirror_averaging_is_exactly_mirror_equivariant(kind, tiny_models):
+    model = inference.load_colorizer(tiny_models[kind], kind=kind)
+    lightness = inference.lightness_of(synthetic_photo(40, 56, seed=5))
+    mirrored = np.ascontiguousarray(lightness[:, ::-1])
+    plain, averaged, of_mirrored = (
+        inference.predict_raw(model, [lum], size=32, mirror=mirror)[0]
+        for lum, mirror in ((lightness, False), (lightness, True), (mirrored, True))
+    )
+    # Averaged with its mirror image, the prediction of a mirrored photo is the mirrored prediction.
+    np.testing.assert_allclose(of_mirrored, averaged[:, ::-1], atol=1e-5)
+    # Without mirroring it is the network's own output on the resized L (32 x 48 here) ...
+    net_input = color.normalize_l(cv2.resize(lightness, (48, 32), interpolation=cv2.INTER_AREA))
+    direct = np.asarray(model.predict_on_batch(net_input[None, ..., None]))[0]
+    expected = color.denormalize_ab(direct) if kind == "simple" else direct
+    np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-5)
+    # ... which, for an asymmetric photo, the mirror average changes.
+    assert np.abs(plain - averaged).max() > 1e-4
