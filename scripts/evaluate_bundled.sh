@@ -16,5 +16,5 @@ cp runs/eval/temperature_sweep.png docs/temperature_sweep.png
 python -m colorize.evaluate -m data/simple.keras -m data/complex.keras --data data/samples \
     --rows 3 --json runs/eval/samples.json --figures runs/eval/samples -q
 cp runs/eval/samples/comparison.png docs/comparison.png
-python -m colorize.plots runs/bundled/simple_ft_log.csv --output docs/simple_loss.png
-python -m colorize.plots runs/bundled/complex_lam08_ft_log.csv --output docs/complex_loss.png
+python -m colorize.plots runs/bundled/simple_noaug_log.csv --output docs/simple_loss.png
+python -m colorize.plots runs/bundled/complex_128_log.csv --output docs/complex_loss.png
