@@ -28,8 +28,10 @@ def test_bundled_models_beat_gray_and_are_not_sepia(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {row["model"]: row for row in json.loads(report.read_text())["results"]}
     gray, simple, complex_ = rows["gray baseline"], rows["simple"], rows["complex"]
-    assert simple["auc"] > gray["auc"]
-    assert complex_["auc"] > gray["auc"] - 0.01
-    assert complex_["colourfulness_ratio"] > 0.45 and simple["colourfulness_ratio"] > 0.2
+    # On these 60 photos the bundled models measured: gray 0.898, simple 0.909, complex 0.910
+    # with colour ratio 0.73; the margins leave room for other platforms' rounding only.
+    assert simple["auc"] > gray["auc"] + 0.005
+    assert complex_["auc"] > gray["auc"]
+    assert complex_["colourfulness_ratio"] > 0.6 and simple["colourfulness_ratio"] > 0.3
     assert complex_["colourfulness_std"] > 5  # not one tint for every photo
     assert complex_["lightness_error"] < 0.5 and simple["lightness_error"] < 0.5
