@@ -48,7 +48,7 @@ wait
 
 # Stage 4 (session 4). complex: like the simple model's stage 3, a fine-tune at 128 px WITHOUT
 #  augmentation at lr 1e-4 from the best 128 px checkpoint (the 19th epoch, validation loss 3.0923):
-#  best validation loss 3.0686 after 2 of 6 epochs (about 2.7 minutes an epoch alone on the CPU),
+#  best validation loss 3.0686 after 2 of 6 epochs (about 2.6 minutes an epoch alone on the CPU),
 #  AuC 0.9010 vs 0.9002 on 300 held-back photos at colourfulness ratio 0.80.
 python train_complex.py --data $FOLDERS --size 128 --batch-size 32 --epochs 6 --width 0.25 --middle-blocks 2 \
     --lr 1e-4 --min-delta 1e-4 --lam 0.8 --no-augment --init "$OUT/complex_128.keras" \

@@ -85,7 +85,6 @@ def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path, capsy
     assert (out / "a.png").read_bytes() != b"precious"
 
 
-
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
     from colorize.inference import colorize_image, load_colorizer

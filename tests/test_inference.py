@@ -74,7 +74,6 @@ def test_network_shape_keeps_the_training_scale_and_aspect():
     assert inference.network_shape(3000, 4000, 64, keep_aspect=False) == (64, 64)
 
 
-
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_mirror_averaging_is_exactly_mirror_equivariant(kind, tiny_models):
     model = inference.load_colorizer(tiny_models[kind], kind=kind)
