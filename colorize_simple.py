@@ -1,11 +1,7 @@
 #!/usr/bin/env python
-"""Colorize grayscale photos with the simple L2 regression model. See --help."""
+"""Colorize grayscale photos with the simple L2 regression model (as `colorize --model ...`). See --help."""
 
-import os
 import sys
-
-# Before TensorFlow loads: keep its C++ log lines off the terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from colorize.cli import colorize_command
 

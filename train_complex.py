@@ -1,11 +1,7 @@
 #!/usr/bin/env python
-"""Train the complex colorizer on an image folder or CIFAR-10. See --help."""
+"""Train the Zhang-style classifier, or another family with --arch (as `colorize-train`). See --help."""
 
-import os
 import sys
-
-# Before TensorFlow loads: keep its C++ log lines off the terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from colorize.train_cli import train_command
 

@@ -1,16 +1,36 @@
 """colorize: grayscale photo colorization in CIE Lab space with Keras 3.
 
 The network sees the lightness L and predicts the colour channels ab; the
-output always keeps the input's own L. Importing the package registers the
-custom loss so a saved ``.keras`` file reloads with ``keras.saving.load_model``.
+output always keeps the input's own L. Importing the package imports no
+Keras or TensorFlow (so every ``--help`` is instant); the library's entry
+points are loaded on first use:
+
+    from colorize import load_colorizer, colorize_image
+    from colorize.io import read_image, write_png
+
+Saved models are :class:`colorize.models.colorizer.Colorizer` files;
+``keras.saving.load_model`` rebuilds them once ``colorize.models.colorizer``
+is imported (``load_colorizer`` does it for you).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from colorize.runtime import silenced_stderr_fd as _silenced_stderr_fd
+# name -> module of the lazily imported public API (PEP 562).
+_LAZY = {
+    "load_colorizer": "colorize.inference",
+    "colorize_image": "colorize.inference",
+    "predict_ab": "colorize.inference",
+    "Colorizer": "colorize.models.colorizer",
+}
 
-# Registering the custom Keras objects must happen on import so that
-# keras.saving.load_model can rebuild a saved classifier after `import colorize`.
-# The backend's C++ start-up banner is kept off the terminal while it loads.
-with _silenced_stderr_fd():
-    from colorize import losses as _losses  # noqa: F401
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'colorize' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,62 +1,112 @@
-"""The colorize_simple.py / colorize_complex.py command line (shared by both).
+"""The colorizing command line: ``colorize`` and its aliases colorize_simple.py / colorize_complex.py.
 
-Scripts call :func:`colorize_command` with their model kind; everything else
-(argument parsing, input discovery, error reporting, safe output) lives here.
+``colorize`` colorizes with any saved colorizer (default: the bundled
+default model). The design card's two root scripts are thin aliases: each
+defaults to its bundled model and accepts the families its registry entry
+assigns to it (``Family.script``). Everything else (argument parsing, input
+discovery, error reporting, safe output) lives here and depends on no family.
 Bad inputs are reported as one line each on stderr and skipped; the exit
 status is 0 when every input was colorized, 1 when any failed, 2 for usage
 errors and unusable model files.
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from colorize.errors import ColorizeError
-from colorize.io import list_images
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DATA = PACKAGE_ROOT / "data"
-BUNDLED_MODELS = {"simple": BUNDLED_DATA / "simple.keras", "complex": BUNDLED_DATA / "complex.keras"}
-SAMPLES = BUNDLED_DATA / "samples"
 # Images per forward pass in folder runs: one traced graph, amortised overhead.
 BATCH = 8
+# Largest working size: the network's input and activations grow with its square
+# (2048 px: about 1 GiB for the bundled classifier), and beyond it nothing is gained.
+MAX_SIZE = 2048
+# Annealed-mean temperatures accepted: below 0.01 is the mode already, above 10 the plain mean.
+TEMPERATURE_RANGE = (0.01, 10.0)
 
-_DESCRIPTIONS = {
-    "simple": "Colorize grayscale photos with the simple L2 regression CNN (CS 512 model 1).",
-    "complex": "Colorize grayscale photos with the Zhang-et-al-style classifier over quantized ab colours.",
+_SCRIPTS = {
+    None: {
+        "prog": "colorize",
+        "model": "complex",
+        "description": "Colorize grayscale photos with a trained colorizer (any family; default: the bundled "
+        "Zhang-style classifier).",
+    },
+    "simple": {
+        "prog": "colorize_simple.py",
+        "model": "simple",
+        "description": "Colorize grayscale photos with the simple L2 regression CNN (CS 512 model 1).",
+    },
+    "complex": {
+        "prog": "colorize_complex.py",
+        "model": "complex",
+        "description": "Colorize grayscale photos with the Zhang-et-al-style classifier over quantized ab "
+        "colours (or another family's model given with --model).",
+    },
 }
 
 
-def build_colorize_parser(kind):
-    """argparse parser for colorize_<kind>.py."""
+def _temperature(text):
+    """argparse type: a finite temperature inside TEMPERATURE_RANGE."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    low, high = TEMPERATURE_RANGE
+    if not (math.isfinite(value) and low <= value <= high):
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+    return value
+
+
+def _size(text):
+    """argparse type: a working size, a multiple of 8 in [8, MAX_SIZE]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not (8 <= value <= MAX_SIZE and value % 8 == 0):
+        raise argparse.ArgumentTypeError(f"must be a multiple of 8 from 8 to {MAX_SIZE}, got {text}")
+    return value
+
+
+def build_colorize_parser(script=None):
+    """argparse parser for ``colorize`` (script None) or colorize_<script>.py."""
+    spec = _SCRIPTS[script]
     parser = argparse.ArgumentParser(
-        prog=f"colorize_{kind}.py",
-        description=_DESCRIPTIONS[kind]
+        prog=spec["prog"],
+        description=spec["description"]
         + " Each input NAME.ext becomes OUTPUT/NAME.png at the input's resolution, keeping its lightness."
         " Colour inputs are treated as their grayscale.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH",
-        help="image files or folders (searched recursively); none: the bundled samples in data/samples",
+        help="image files or folders (searched recursively); none: the bundled sample photos",
     )
     parser.add_argument("--output", "-o", default="colorized", metavar="DIR", help="folder for the colorized PNGs")
-    parser.add_argument("--model", "-m", default=str(BUNDLED_MODELS[kind]), metavar="FILE", help=f"a trained {kind} .keras model")
     parser.add_argument(
-        "--size", type=int, default=None,
-        help="working resolution of the network (square, multiple of 8); default: the size the model was "
-        "trained at (from MODEL_settings.json beside it), else 256",
+        "--model", "-m", default=None, metavar="FILE",
+        help=f"a trained .keras colorizer (default: the bundled {spec['model']} model)",
     )
-    if kind == "complex":
+    parser.add_argument(
+        "--size", type=_size, default=None,
+        help="working resolution of the network: the photo's SHORTER side is resized to it (the longer side "
+        f"keeps the proportions), a multiple of 8 up to {MAX_SIZE}; default: the size the model was trained at",
+    )
+    if script != "simple":
+        low, high = TEMPERATURE_RANGE
         parser.add_argument(
-            "--temperature", "-t", type=float, default=0.38,
-            help="annealed-mean temperature: 1 = plain mean (duller), towards 0 = most likely colour (bolder)",
+            "--temperature", "-t", type=_temperature, default=None,
+            help=f"annealed-mean temperature of a classifier (bins) model, {low:g}..{high:g}: 1 = plain mean "
+            "(duller), towards 0 = most likely colour (bolder); default: the model's own (0.38 for the "
+            "bundled one); ignored by regression models",
         )
     parser.add_argument(
-        "--no-mirror", dest="mirror", action="store_false",
-        help="run the network once per photo instead of also on its mirror image (averaged): "
-        "half the network work, slightly less accurate colours",
+        "--no-mirror", dest="mirror", action="store_false", default=argparse.SUPPRESS,
+        help="run the network once per photo. By default each photo also goes through mirrored left-right "
+        "and the two predictions are averaged (slightly better colours for twice the network work)",
     )
+    parser.set_defaults(mirror=True)
     parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
     parser.add_argument(
         "--overwrite", action="store_true",
@@ -72,6 +122,8 @@ def collect_inputs(paths):
     Files keep their stem; files found in a folder keep their sub-folder
     relative to it, so two ``x.jpg`` in different sub-folders never collide.
     """
+    from colorize.io import list_images
+
     jobs, errors = [], []
     for raw in paths:
         path = Path(raw)
@@ -85,37 +137,56 @@ def collect_inputs(paths):
     return jobs, errors
 
 
-def _validate(parser, args):
-    if args.size is not None and (args.size < 8 or args.size % 8):
-        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
-    if getattr(args, "temperature", 1.0) <= 0:
-        parser.error("--temperature must be greater than 0")
+def _load_model(args, script):
+    """The colorizer to use, checked for this script's families. Raises ColorizeError."""
+    import warnings
+
+    from colorize import models
+    from colorize.bundled import bundled_model
+    from colorize.inference import LegacyModelWarning, load_colorizer
+
+    path = args.model or bundled_model(_SCRIPTS[script]["model"])
+    families = None if script is None else models.names(script)
+    others = [f"colorize_{name}.py" for name in ("simple", "complex") if name != script]
+    hint = f"use {others[0]} or colorize" if script else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LegacyModelWarning)
+        colorizer = load_colorizer(path, families=families, script_hint=hint)
+    for warning in caught:
+        if not args.quiet:
+            print(f"{_SCRIPTS[script]['prog']}: note: {warning.message}", file=sys.stderr)
+    return colorizer
 
 
-def colorize_command(kind, argv=None):
-    """Entry point of colorize_<kind>.py. Returns the process exit status."""
-    parser = build_colorize_parser(kind)
+def colorize_command(script=None, argv=None):
+    """Entry point of ``colorize`` (script None) and colorize_<script>.py. Returns the exit status."""
+    parser = build_colorize_parser(script)
     args = parser.parse_args(argv)
-    _validate(parser, args)
-    paths = args.paths or [str(SAMPLES)]
+    prog = parser.prog
+    from colorize.bundled import samples_folder
+
+    paths = args.paths or [str(samples_folder())]
 
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.inference import load_colorizer
-
     try:
-        model = load_colorizer(args.model, kind=kind)
+        colorizer = _load_model(args, script)
     except ColorizeError as error:
-        print(f"colorize_{kind}.py: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     jobs, errors = collect_inputs(paths)
     for error in errors:
-        print(f"colorize_{kind}.py: error: {error}", file=sys.stderr)
-    written, failed = run_jobs(jobs, model, args, kind)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+    written, failed = run_jobs(jobs, colorizer, args, prog)
     if not args.quiet:
         print(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
     return 1 if failed or errors else 0
+
+
+def main(argv=None):
+    """Console script ``colorize``."""
+    return colorize_command(None, argv)
 
 
 def _load_batch(batch):
@@ -169,7 +240,7 @@ class _Targets:
         return target
 
 
-def run_jobs(jobs, model, args, kind):
+def run_jobs(jobs, colorizer, args, prog):
     """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed).
 
     Reading the next batch and composing/writing the finished one run in
@@ -189,7 +260,7 @@ def run_jobs(jobs, model, args, kind):
     counts = {"written": 0, "failed": 0}
 
     def report(message):
-        tqdm.write(f"colorize_{kind}.py: error: {message}", file=sys.stderr)
+        tqdm.write(f"{prog}: error: {message}", file=sys.stderr)
         counts["failed"] += 1
 
     def collect(pending):
@@ -220,7 +291,7 @@ def run_jobs(jobs, model, args, kind):
                     good.append((path, relative, image, lum))
             if good:
                 lightness = [lum for *_, lum in good]
-                abs_small = predict_ab(model, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
+                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
                 for (path, relative, image, lum), ab in zip(good, abs_small):

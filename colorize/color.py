@@ -3,9 +3,10 @@
 Conversions use scikit-image (D65 white, sRGB gamma), the reference the tests
 compare against. Ranges: L in [0, 100], a and b roughly in [-128, 127].
 
-Networks never see raw Lab values. They see ``normalize_l(L)`` in [-0.5, 0.5]
-and the regression model predicts ``normalize_ab(ab)`` in about [-1.2, 1.2];
-the constants follow richzhang/colorization (l_cent=50, l_norm=100, ab_norm=110).
+Models take L in [0, 100] and return ab in Lab units; inside the graph the
+convolutions see (L - L_CENT) / L_NORM in [-0.5, 0.5] and a regression head
+learns ab / AB_NORM in about [-1.2, 1.2] (``colorize.models.colorizer``).
+The constants follow richzhang/colorization (l_cent=50, l_norm=100, ab_norm=110).
 """
 
 import cv2
@@ -188,18 +189,3 @@ def _fit_chroma_to_gamut(lab, steps=8):
 def to_uint8(rgb01):
     """float RGB in [0, 1] -> uint8 [0, 255] (rounded, not truncated)."""
     return np.clip(np.rint(np.asarray(rgb01) * 255.0), 0, 255).astype(np.uint8)
-
-
-def normalize_l(lightness):
-    """L in [0, 100] -> network input in [-0.5, 0.5]."""
-    return (np.asarray(lightness, np.float32) - L_CENT) / L_NORM
-
-
-def normalize_ab(ab):
-    """ab in Lab units -> regression target in about [-1.2, 1.2]."""
-    return np.asarray(ab, np.float32) / AB_NORM
-
-
-def denormalize_ab(ab_normalized):
-    """Inverse of :func:`normalize_ab`: network units -> Lab units."""
-    return np.asarray(ab_normalized, np.float32) * AB_NORM

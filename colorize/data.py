@@ -2,8 +2,10 @@
 
 Every model eats the same batches:
 
-    x: normalised L   (B, S, S, 1) float32 in [-0.5, 0.5]
-    y: normalised ab  (B, S, S, 2) float32 in about [-1.2, 1.2]
+    x: L   (B, S, S, 1) float32 in [0, 100]
+    y: ab  (B, S, S, 2) float32 in Lab units, about [-128, 127]
+
+(every model normalises L inside its graph and returns ab in Lab units).
 
 Images are decoded once into a uint8 array at the training size; per-batch
 work (augmentation, Lab conversion) runs in a ``keras.utils.PyDataset``, which
@@ -192,13 +194,13 @@ def random_affine(rgb, rng, zoom=0.2, rotation=20.0, shear=0.2, flip=True):
 
 
 def to_l_ab_batch(rgb_batch):
-    """uint8 RGB (B, S, S, 3) -> (normalised L (B, S, S, 1), normalised ab (B, S, S, 2))."""
+    """uint8 RGB (B, S, S, 3) -> (L (B, S, S, 1) in [0, 100], ab (B, S, S, 2) in Lab units), float32."""
     lightness, ab = color.rgb_to_l_ab(rgb_batch)
-    return color.normalize_l(lightness), color.normalize_ab(ab)
+    return lightness.astype(np.float32), ab.astype(np.float32)
 
 
 class LabBatches(keras.utils.PyDataset):
-    """Batches of (normalised L, normalised ab) from a uint8 image array.
+    """Batches of (L, ab) (see :func:`to_l_ab_batch`) from a uint8 image array.
 
     Args:
         images: uint8 (N, S, S, 3) RGB, S divisible by the model's stride.

@@ -5,13 +5,14 @@
 
 Each photo is turned into its grayscale (the model only gets L; the photo is
 the truth), colorized by the SAME path as colorize_simple.py /
-colorize_complex.py (:mod:`colorize.inference`: working size, annealed mean,
+colorize_complex.py (:mod:`colorize.inference`: working size, decoding,
 bilinear ab upsampling, the photo's own L), and scored at full resolution on
 the image a user would see (:mod:`colorize.metrics`). The do-nothing gray
 baseline (ab = 0) is always included, because mean-error metrics flatter
 dull outputs and only the comparison tells whether a model beats "no colour".
-Classifier-only metrics (top-1/top-5/approximate accuracy, cross-entropy) are
-measured on the network's own output grid.
+Metrics of a bins head (top-1/top-5/approximate accuracy, cross-entropy) are
+measured on the network's own output grid. Nothing here depends on a model's
+family; only its head (regression or bins) changes what is measured.
 
 Bad inputs (missing folder, no colour photos, missing/corrupt/wrong model
 file) print ``evaluate: error: PATH: reason`` and exit with status 2.
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.errors import ColorizeError
+from colorize.models import BINS
 
 PROG = "python -m colorize.evaluate"
 DEFAULT_TEMPERATURE = 0.38
@@ -57,8 +59,8 @@ def build_parser():
                         help="evaluate at most N photos, chosen at random (see --seed); None: all of them")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
     parser.add_argument("--size", type=int, default=None,
-                        help="working resolution of the network (square, multiple of 8); default: each model's "
-                        "training size (from MODEL_settings.json beside it), else 256")
+                        help="working resolution of the network (the photos' shorter side, a multiple of the model's "
+                        "input multiple); default: each model's training size, recorded in its file")
     parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
                         help="annealed-mean temperature(s) for classifier models; each value is reported")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
@@ -164,13 +166,12 @@ class Evaluation:
     """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
 
     def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True):
-        from colorize.inference import model_kind
         from colorize.metrics import ClassifierSums, MetricAccumulator
 
         self.models = models
         self.names = names
         self.paths = dict(zip(names, map(str, paths))) if paths is not None else {}
-        self.kinds = [model_kind(model) for model in models]
+        self.binned = [model.head == BINS for model in models]
         self.temperatures = temperatures
         self.size = size
         self.mirror = mirror
@@ -181,10 +182,10 @@ class Evaluation:
         self.truth_colourfulness = []
         self.rows = {(GRAY, None): MetricAccumulator()}
         self.classifier = {}
-        for name, kind in zip(names, self.kinds):
-            for temperature in temperatures if kind == "complex" else [None]:
+        for name, binned in zip(names, self.binned):
+            for temperature in temperatures if binned else [None]:
                 self.rows[(name, temperature)] = MetricAccumulator()
-            if kind == "complex":
+            if binned:
                 self.classifier[name] = ClassifierSums()
 
     def add_batch(self, photos):
@@ -207,50 +208,59 @@ class Evaluation:
             shown = {}
             gray = compose(lum, no_colour)  # the baseline: the photo's own L, ab = 0
             self.rows[(GRAY, None)].add(gray, truth)
-            for name, kind, model_raws in zip(self.names, self.kinds, raws):
+            for name, model, binned, model_raws in zip(self.names, self.models, self.binned, raws):
                 raw = model_raws[i]
-                if kind == "complex":
-                    self.classifier[name].add(raw, self._grid_truth(truth.ab, raw.shape[:2]))
-                for temperature in self.temperatures if kind == "complex" else [None]:
-                    output = compose(lum, decode(raw, kind, temperature))
+                if binned:
+                    self.classifier[name].add(raw, self._grid_truth(truth.ab, raw.shape[:2], model.output_stride))
+                for temperature in self.temperatures if binned else [None]:
+                    output = compose(lum, decode(model, raw, temperature))
                     self.rows[(name, temperature)].add(output, truth)
                     if keep and (name, temperature) in grid_keys:
                         shown[(name, temperature)] = _thumbnail(output)
             if keep:
                 self.grid.append([_thumbnail(gray)] + [shown[key] for key in grid_keys] + [_thumbnail(rgb)])
 
-    def _grid_truth(self, ab_full, grid_shape):
-        """Truth ab at the classifier grid: area-resized to the working size, then 4x4-pooled as in the loss."""
+    def _grid_truth(self, ab_full, grid_shape, stride):
+        """Truth ab at a bins head's grid: area-resized to the working size, then pooled as in the loss."""
         import cv2
 
         from colorize.metrics import pool_ab
-        from colorize.models.zhang import OUTPUT_STRIDE
 
         # The network input this model ran at, as predict_raw resized L to it.
-        height, width = grid_shape[0] * OUTPUT_STRIDE, grid_shape[1] * OUTPUT_STRIDE
+        height, width = grid_shape[0] * stride, grid_shape[1] * stride
         ab = cv2.resize(np.ascontiguousarray(ab_full, np.float32), (width, height), interpolation=cv2.INTER_AREA)
-        return pool_ab(ab, OUTPUT_STRIDE)
+        return pool_ab(ab, stride)
 
     def grid_keys(self):
         return [
-            (name, self.grid_temperature if kind == "complex" else None) for name, kind in zip(self.names, self.kinds)
+            (name, self.grid_temperature if binned else None) for name, binned in zip(self.names, self.binned)
         ]
 
     def grid_titles(self):
         titles = ["input (gray = baseline)"]
-        for name, kind in zip(self.names, self.kinds):
-            titles.append(f"{name} T={self.grid_temperature:g}" if kind == "complex" else name)
+        for name, binned in zip(self.names, self.binned):
+            titles.append(f"{name} T={self.grid_temperature:g}" if binned else name)
         return titles + ["truth"]
 
     def results(self):
-        """List of result dicts, gray baseline first, then each model (and temperature)."""
-        kinds = dict(zip(self.names, self.kinds))
+        """List of result dicts, gray baseline first, then each model (and temperature).
+
+        ``head`` is "gray" for the baseline, else the model's head; ``family``
+        its family (None for the baseline).
+        """
+        by_name = dict(zip(self.names, self.models))
         rows = []
         for (name, temperature), accumulator in self.rows.items():
-            kind = "gray" if name == GRAY else kinds[name]
-            row = {"model": name, "path": self.paths.get(name), "kind": kind, "temperature": temperature}
+            model = by_name.get(name)
+            row = {
+                "model": name,
+                "path": self.paths.get(name),
+                "family": None if model is None else model.family,
+                "head": "gray" if model is None else model.head,
+                "temperature": temperature,
+            }
             row.update(accumulator.summary())
-            if kind == "complex":
+            if name in self.classifier:
                 row.update(self.classifier[name].summary())
             rows.append(row)
         return rows
@@ -275,7 +285,7 @@ _COLUMNS = [
 
 def format_table(results, truth):
     """Compact text table of the result rows (one line each) with a legend."""
-    has_classifier = any(row["kind"] == "complex" for row in results)
+    has_classifier = any(row["head"] == BINS for row in results)
     classifier_only = ("top1", "top5", "approx_accuracy", "cross_entropy")
     columns = [c for c in _COLUMNS if has_classifier or c[0] not in classifier_only]
     header = ["model", "T"] + [title for _, title, _ in columns]
@@ -336,7 +346,7 @@ def main(argv=None):
     quiet_keras()
     from tqdm.auto import tqdm
 
-    from colorize.inference import load_colorizer
+    from colorize.inference import default_working_size, load_colorizer
 
     try:
         models = [load_colorizer(path) for path in args.model]
@@ -367,7 +377,7 @@ def main(argv=None):
     truth_values = np.asarray(evaluation.truth_colourfulness)
     truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
     n_images = len(truth_values)
-    sizes = ", ".join(f"{name} {getattr(model, 'working_size', '?')}" for name, model in zip(names, models))
+    sizes = ", ".join(f"{name} {default_working_size(model)}" for name, model in zip(names, models))
     print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
           + (", mirror-averaged" if args.mirror else ", no mirror"))
     print(format_table(results, truth))
@@ -382,7 +392,7 @@ def main(argv=None):
         "limit": args.limit,
         "seed": args.seed,
         "size": args.size,
-        "working_sizes": {name: getattr(model, "working_size", None) for name, model in zip(names, models)},
+        "working_sizes": {name: default_working_size(model) for name, model in zip(names, models)},
         "temperatures": args.temperature,
         "mirror": args.mirror,
         "truth": truth,

@@ -5,6 +5,8 @@
 Z is the soft encoding of the true ab (Gaussian over the k = 5 nearest bins),
 Z^ = softmax(logits), and v(Z_hw) = w[nearest bin] the rebalancing weight
 (colorize.rebalance). Written with ``keras.ops`` only.
+
+Both losses take the truth as ab in Lab units, the models' own output unit.
 """
 
 import keras
@@ -32,7 +34,7 @@ class RebalancedSoftCrossEntropy(keras.losses.Loss):
         name, **kwargs: passed to keras.losses.Loss (e.g. reduction).
 
     ``call(y_true, y_pred)``:
-        y_true: NORMALISED ab (ab / AB_NORM), (B, H, W, 2).
+        y_true: ab in Lab units, (B, H, W, 2).
         y_pred: logits (B, H / downsample, W / downsample, Q).
         Returns the per-sample mean over pixels, (B,); Keras' reduction then
         averages over the batch.
@@ -64,7 +66,7 @@ class RebalancedSoftCrossEntropy(keras.losses.Loss):
         bins = ab_bins()
         # The softmax and logs in float32 even under a mixed-precision policy.
         logits = ops.cast(y_pred, "float32")
-        ab = ops.cast(y_true, "float32") * AB_NORM
+        ab = ops.cast(y_true, "float32")
         if self.downsample > 1:
             ab = ops.average_pool(ab, self.downsample, strides=self.downsample, padding="valid")
         indices, target = soft_encode_sparse(ab, bins, k=self.k, sigma=self.sigma)
@@ -88,3 +90,20 @@ class RebalancedSoftCrossEntropy(keras.losses.Loss):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class AbMeanSquaredError(keras.losses.Loss):
+    """The CS 512 report's L2 loss, on normalised ab: mean((ab_pred - ab_true)^2) / AB_NORM^2.
+
+    Both tensors are ab in Lab units (B, H, W, 2); dividing by AB_NORM^2
+    keeps the loss on the scale the reports quote (ab normalised to about
+    [-1, 1]), so ``--min-delta`` means the same as before. Returns (B,).
+    """
+
+    def __init__(self, name="ab_mean_squared_error", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        error = (ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")) / AB_NORM
+        return ops.mean(ops.square(error), axis=(1, 2, 3))

@@ -177,9 +177,9 @@ def comparison_grid(rows, column_titles, png_path, cell_inches=2.4):
 def temperature_sweep(results, png_path):
     """AuC against colourfulness ratio as the temperature varies -> PNG.
 
-    ``results``: the evaluator's result rows (dicts with ``model``, ``kind``
-    ("gray", "simple" or "complex"), ``temperature``, ``auc`` and
-    ``colourfulness_ratio``). Classifier rows of one model form a line
+    ``results``: the evaluator's result rows (dicts with ``model``, ``head``
+    ("gray", "regression" or "bins"), ``temperature``, ``auc`` and
+    ``colourfulness_ratio``). Classifier (bins) rows of one model form a line
     annotated with T; regression models and the gray baseline are single
     points; the dashed line at ratio 1 is the truth's colourfulness.
     """
@@ -188,13 +188,13 @@ def temperature_sweep(results, png_path):
     axis.axvline(1.0, color="black", linestyle="--", linewidth=1, label="truth colourfulness (ratio 1)")
     by_model = {}
     for row in results:
-        by_model.setdefault((row["model"], row["kind"]), []).append(row)
-    for (name, kind), model_rows in by_model.items():
+        by_model.setdefault((row["model"], row["head"]), []).append(row)
+    for (name, head), model_rows in by_model.items():
         x = [row["colourfulness_ratio"] for row in model_rows]
         y = [row["auc"] for row in model_rows]
-        if kind == "gray":
+        if head == "gray":
             axis.plot(x, y, marker="s", color="gray", linestyle="none", markersize=9, label=name)
-        elif kind == "complex":
+        elif head == "bins":
             order = np.argsort([row["temperature"] for row in model_rows])
             x, y = np.asarray(x)[order], np.asarray(y)[order]
             temperatures = [model_rows[i]["temperature"] for i in order]

@@ -5,7 +5,10 @@ of 10 (Lab units). A cell is kept as one of the Q output classes when the ab of
 at least one 8-bit sRGB colour (D65, scikit-image's Lab) falls in it, i.e.
 ``round(ab / 10) * 10 == centre``. This gives Q = 261 with scikit-image 0.26
 (the paper's 313 came from the colours that occur in ImageNet, a different
-rule). Bins are ordered lexicographically by a, then b.
+rule). Bins are ordered lexicographically by a, then b. The table is frozen
+as package data (``colorize/assets/ab_bins.json``) so that an upgrade of
+scikit-image can never move a bin under a trained model; ``derive_ab_bins``
+keeps the derivation, and a test checks that both agree.
 
 Encoding (training target): a pixel's ab becomes a soft distribution over its
 k = 5 nearest bins with Gaussian weights (sigma = 5). Decoding (inference):
@@ -69,21 +72,29 @@ def bins_from_rgb(rgb):
     return (cells * GRID_STEP).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def _cached_bins():
-    bins = bins_from_rgb(_gamut_surface_rgb())
-    bins.setflags(write=False)  # shared by every caller: must not be mutated
-    return bins
-
-
-def ab_bins():
-    """The Q bin centres, float32 (Q, 2) in Lab units, read-only (cached).
+def derive_ab_bins():
+    """Derive the bin table from the sRGB gamut (0.6 s): float32 (Q, 2), Q = 261.
 
     Rule: 10-unit grid, centres at multiples of 10; a cell is kept when the ab
     of at least one 8-bit sRGB colour (D65, scikit-image Lab) rounds to it,
-    ``round(ab / 10) * 10 == centre``. Ordered by a, then b. Q = 261.
+    ``round(ab / 10) * 10 == centre``. Ordered by a, then b.
     """
-    return _cached_bins()
+    return bins_from_rgb(_gamut_surface_rgb())
+
+
+@functools.lru_cache(maxsize=1)
+def ab_bins():
+    """The frozen Q bin centres, float32 (Q, 2) in Lab units, read-only (cached).
+
+    Read from the package data written from :func:`derive_ab_bins`.
+    """
+    import json
+    from importlib import resources
+
+    text = resources.files("colorize").joinpath("assets", "ab_bins.json").read_text()
+    bins = np.asarray(json.loads(text)["bins"], np.float32).reshape(-1, 2)
+    bins.setflags(write=False)  # shared by every caller: must not be mutated
+    return bins
 
 
 @functools.lru_cache(maxsize=1)
@@ -222,6 +233,7 @@ __all__ = [
     "ab_bins",
     "annealed_mean",
     "bins_from_rgb",
+    "derive_ab_bins",
     "nearest_bins",
     "soft_encode",
     "soft_encode_sparse",

@@ -1,138 +1,247 @@
-"""The train_simple.py / train_complex.py command line (shared by both).
+"""The training command line: ``colorize-train FAMILY`` and its aliases train_simple.py / train_complex.py.
 
-Parses the options, loads and splits the data, builds and compiles the model
-and hands over to :func:`colorize.training.fit`. ``--resume`` reuses the
-settings saved by the interrupted run, so ``--output X --resume`` is enough.
+Every registered family (``colorize.models``) trains through the same steps:
+parse its options, load and split the data, build and compile its network,
+wrap it in a self-describing Colorizer and hand over to
+:func:`colorize.training.fit`. ``--resume`` reuses the settings saved by the
+interrupted run, so ``--output X --resume`` is enough. Nothing here branches
+on a family's name; the parsers are made from the registry without
+importing Keras, so ``--help`` is instant.
 """
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
-# Settings that --resume must take from the original run (they define the
-# model, the data split or the loss); --epochs may be raised on resume.
+from colorize import models
+
+# Settings that --resume must take from the original run (they define the data
+# split, the input pipeline or the optimizer); the family's own model and
+# training options are added to these. --epochs may be raised on resume.
 _FIXED_ON_RESUME = (
-    "data", "size", "batch_size", "lr", "seed", "no_augment", "width",
-    "middle_blocks", "lam", "plain_ce", "weight_decay", "val_fraction", "test_fraction", "init",
+    "family", "data", "size", "batch_size", "lr", "seed", "no_augment", "val_fraction", "test_fraction", "init",
+)
+# Largest training size: a batch of 32 at 1024 px already needs tens of GiB for the activations.
+MAX_TRAIN_SIZE = 1024
+
+_EPILOG = (
+    "Keeps the best model by validation loss as one self-describing .keras file, stops early when validation "
+    "loss has not improved by --min-delta for --patience epochs, and writes OUTPUT_log.csv, OUTPUT_loss.png and "
+    "OUTPUT_settings.json beside it. If the run is interrupted (e.g. a dropped Colab runtime), run the same "
+    "command with --resume."
 )
 
-_DESCRIPTIONS = {
-    "simple": "Train the simple L2 regression colorizer (CS 512 model 1) on L -> ab.",
-    "complex": "Train the Zhang-et-al-style classifier: Q quantized ab bins, class-rebalanced soft "
-    "cross-entropy, AdamW.",
-}
 
-
-def build_train_parser(kind):
-    """argparse parser for train_<kind>.py."""
-    parser = argparse.ArgumentParser(
-        prog=f"train_{kind}.py",
-        description=_DESCRIPTIONS[kind]
-        + " Keeps the best model by validation loss as one .keras file, stops early when validation loss"
-        " has not improved by --min-delta for --patience epochs, and writes OUTPUT_log.csv and"
-        " OUTPUT_loss.png beside it. If the run is interrupted (e.g. a dropped Colab runtime), run the same"
-        " command with --resume.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_common_options(parser, family):
+    """Options every family shares, with the family's defaults (size, lr)."""
+    defaults = family.defaults
     parser.add_argument(
         "--data", nargs="+", default=["cifar10"], metavar="DIR",
         help="image folder(s), nested class folders included, or 'cifar10' (downloaded by Keras)",
     )
-    parser.add_argument("--size", type=int, default=64 if kind == "simple" else 128, help="training crop size (multiple of 8)")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum number of epochs")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    default_lr = 1e-3 if kind == "simple" else 3e-4
-    parser.add_argument("--lr", type=float, default=default_lr, help="learning rate")
-    parser.add_argument("--output", "-o", default=f"runs/{kind}.keras", metavar="FILE", help="best model (.keras)")
+    parser.add_argument("--size", type=int, default=defaults.get("size", 64),
+                        help=f"training crop size (multiple of {family.input_multiple}, at most {MAX_TRAIN_SIZE})")
+    parser.add_argument("--epochs", type=int, default=defaults.get("epochs", 30), help="maximum number of epochs")
+    parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 32), help="images per batch")
+    parser.add_argument("--lr", type=float, default=defaults.get("lr", 1e-3), help="learning rate")
+    parser.add_argument("--output", "-o", default=f"runs/{family.name}.keras", metavar="FILE.keras",
+                        help="best model (.keras)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, shuffling and augmentation")
     parser.add_argument("--no-augment", action="store_true", help="no zoom/rotation/shear/flip augmentation")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
     parser.add_argument(
         "--init", metavar="FILE", default=None,
-        help="start from the weights of this trained .keras model of the same architecture (fine-tuning)",
+        help="start from the weights of this trained .keras model of the same family and options (fine-tuning)",
     )
-    parser.add_argument("--width", type=float, default=1.0 if kind == "simple" else 0.25, help="channel-width multiplier")
-    if kind == "complex":
-        parser.add_argument(
-            "--middle-blocks", type=int, default=2, choices=range(5),
-            help="512-channel middle blocks kept (paper: 4; Northeastern report: 2)",
-        )
-        parser.add_argument("--lam", "--lambda", dest="lam", type=float, default=0.5, help="rebalancing mix with the uniform prior")
-        parser.add_argument("--plain-ce", action="store_true", help="plain (unweighted) soft cross-entropy, no rebalancing")
-        parser.add_argument("--weight-decay", type=float, default=1e-3, help="AdamW decoupled weight decay")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="fraction of images for validation")
     parser.add_argument("--test-fraction", type=float, default=0.1, help="fraction held out for testing")
     parser.add_argument("--patience", type=int, default=7, help="early stopping patience (epochs)")
     parser.add_argument("--min-delta", type=float, default=1e-3, help="smallest validation-loss improvement that counts")
     parser.add_argument("--workers", type=int, default=1, help="data-loading worker threads")
+
+
+def add_family_options(parser, family):
+    """The family's builder and loss options, in their own group of --help."""
+    group = parser.add_argument_group(f"{family.name} model options")
+    for option in family.model_options + family.train_options:
+        option.add_to(group)
+
+
+def _new_parser(prog, description, **kwargs):
+    return argparse.ArgumentParser(
+        prog=prog, description=description, epilog=_EPILOG,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs,
+    )
+
+
+def build_train_parser(family_name, prog=None, arch_choices=None):
+    """argparse parser training one family. ``arch_choices``: also offer ``--arch`` among these."""
+    family = models.get(family_name)
+    parser = _new_parser(prog or f"colorize-train {family.name}", f"Train {family.name}: {family.summary}.")
+    if arch_choices:
+        parser.add_argument("--arch", choices=arch_choices, default=family.name,
+                            help="model family to train (its options are listed below; see --arch NAME --help)")
+    add_common_options(parser, family)
+    add_family_options(parser, family)
+    parser.set_defaults(family=family.name)
     return parser
 
 
-def _validate(parser, args):
+def _family_options(family):
+    return family.model_options + family.train_options
+
+
+def _validate(parser, args, family):
     """Usage errors (exit 2, one line) for values that would fail deep inside training."""
-    if args.size < 8 or args.size % 8:
-        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
-    for option in ("epochs", "batch_size", "workers"):
+    multiple = family.input_multiple
+    if not (multiple <= args.size <= MAX_TRAIN_SIZE and args.size % multiple == 0):
+        parser.error(f"--size must be a multiple of {multiple} from {multiple} to {MAX_TRAIN_SIZE}, got {args.size}")
+    for option in ("epochs", "batch_size", "workers", "patience"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
-    if args.lr <= 0:
+    for key, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{key.replace('_', '-')} must be a finite number, got {value}")
+    if not args.lr > 0:
         parser.error("--lr must be greater than 0")
+    if args.min_delta < 0:
+        parser.error("--min-delta must not be negative")
     if not (0 < args.val_fraction < 1 and 0 <= args.test_fraction < 1 and args.val_fraction + args.test_fraction < 1):
         parser.error("--val-fraction and --test-fraction must be fractions leaving images to train on")
     if getattr(args, "lam", 0.5) is not None and not 0 < getattr(args, "lam", 0.5) <= 1:
         parser.error("--lam must be in (0, 1]")
+    if getattr(args, "weight_decay", 0.0) < 0:
+        parser.error("--weight-decay must not be negative")
     if any(d.lower() == "cifar10" for d in args.data) and len(args.data) > 1:
         parser.error("--data cifar10 cannot be combined with folders")
+    if not args.output.endswith(".keras"):
+        parser.error(f"--output must name a .keras file, got {args.output}")
 
 
-def _apply_saved_settings(args, parser, saved_path):
-    """On --resume: take the original run's settings (epochs may be raised).
-
-    Raises ValueError when the settings file is missing or unreadable.
-    """
-    try:
-        saved = json.loads(Path(saved_path).read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{saved_path}: cannot read the run's settings ({error})") from None
-    for key in _FIXED_ON_RESUME:
+def _apply_saved_settings(args, parser, saved, family):
+    """On --resume: take the original run's settings (epochs may be raised)."""
+    for key in _FIXED_ON_RESUME + tuple(option.dest for option in _family_options(family)):
         if key in saved:
             setattr(args, key, saved[key])
     if args.epochs == parser.get_default("epochs"):
         args.epochs = saved.get("epochs", args.epochs)
 
 
-def _fail(kind, message):
-    print(f"train_{kind}.py: error: {message}", file=sys.stderr)
+def _fail(prog, message):
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return 2
 
 
-def train_command(kind, argv=None):
-    """Entry point of train_<kind>.py. Returns the process exit status."""
-    parser = build_train_parser(kind)
+def _unwritable_reason(output):
+    """Why ``output``'s folder cannot take the run's files (None when it can)."""
+    folder = Path(output).resolve().parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return None
+
+
+def _saved_family(output):
+    """The family a run at ``output`` trained (from its settings), or None."""
+    from colorize.runfiles import read_settings
+
+    try:
+        return read_settings(output).get("family")
+    except ValueError:
+        return None
+
+
+def _preparse(argv, default_family, known_families):
+    """Find the family a train_complex.py command line asks for (--arch, or the resumed run's)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--arch", default=None)
+    pre.add_argument("--output", "-o", default=None)
+    pre.add_argument("--resume", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    if known.arch is None and known.resume and known.output:
+        saved = _saved_family(known.output)
+        if saved in known_families:
+            return saved
+    return known.arch if known.arch in known_families else default_family
+
+
+def train_command(script=None, argv=None):
+    """Entry point of ``colorize-train`` (script None) and train_<script>.py. Returns the exit status.
+
+    ``script`` "simple": train_simple.py (the simple family); "complex":
+    train_complex.py (``--arch``, default the Zhang classifier).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if script is None:
+        return _train_console(argv)
+    if script == "simple":
+        family = models.get(models.names("simple")[0])
+        parser = build_train_parser(family.name, prog="train_simple.py")
+    else:
+        choices = models.names(script)
+        name = _preparse(argv, models.DEFAULT_COMPLEX_FAMILY, choices)
+        parser = build_train_parser(name, prog=f"train_{script}.py", arch_choices=choices)
+    return run_training(parser, argv)
+
+
+def _train_console(argv):
+    """``colorize-train FAMILY [options]``: one sub-command per registered family."""
+    parser = argparse.ArgumentParser(
+        prog="colorize-train",
+        description="Train a colorizer of any registered family. Families: "
+        + "; ".join(f"{f.name}: {f.summary}" for f in models.families())
+        + ". 'colorize-train FAMILY --help' lists a family's options.",
+    )
+    parser.add_argument("family", choices=models.names(), help="model family to train")
+    if not argv or argv[0] not in models.names():
+        parser.parse_args(argv[:1] or ["--help"])  # prints help or a usage error, and exits
+    return run_training(build_train_parser(argv[0]), argv[1:])
+
+
+def run_training(parser, argv):
+    """Parse ``argv`` with a family's parser and train. Returns the exit status."""
     args = parser.parse_args(argv)
-    _validate(parser, args)
+    family = models.get(getattr(args, "arch", None) or args.family)
+    _validate(parser, args, family)
+    prog = parser.prog
+    reason = _unwritable_reason(args.output)
+    if reason:
+        return _fail(prog, f"{args.output}: {reason}")
 
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize import training
+    from colorize import runfiles
 
-    files = training.run_files(args.output)
+    files = runfiles.run_files(args.output)
     try:
-        training.check_output(args.output, args.resume)
+        runfiles.check_output(args.output, args.resume)
     except (FileExistsError, FileNotFoundError) as error:
-        return _fail(kind, error)
+        return _fail(prog, error)
     if args.resume:
         try:
-            _apply_saved_settings(args, parser, files["settings"])
+            saved = runfiles.read_settings(args.output)
         except ValueError as error:
-            return _fail(kind, error)
+            return _fail(prog, error)
+        if saved.get("family", family.name) != family.name:
+            return _fail(prog, f"{args.output}: that run trained a {saved['family']} model, not {family.name}")
+        _apply_saved_settings(args, parser, saved, family)
+    args.family = family.name
     for folder in args.data:
         if folder.lower() != "cifar10" and not Path(folder).is_dir():
-            return _fail(kind, f"{folder}: no such folder")
+            return _fail(prog, f"{folder}: no such folder")
+    return _train(prog, family, args, files)
 
+
+def _train(prog, family, args, files):
     from colorize.data import LabBatches, load_splits
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
@@ -141,31 +250,40 @@ def train_command(kind, argv=None):
         splits = load_splits(args.data, args.size, fractions, args.seed)
     except (OSError, ValueError) as error:  # e.g. CIFAR-10 cannot be downloaded here
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        return _fail(kind, f"{' '.join(args.data)}: cannot load the data ({first_line})")
+        return _fail(prog, f"{' '.join(args.data)}: cannot load the data ({first_line})")
     print(
         f"data: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test images "
         f"at {args.size}px, decoded in {time.perf_counter() - start:.0f} s"
     )
     if len(splits["train"]) == 0 or len(splits["val"]) == 0:
-        return _fail(kind, f"{' '.join(args.data)}: not enough colour images to train and validate")
+        return _fail(prog, f"{' '.join(args.data)}: not enough colour images to train and validate")
 
-    model, extras = build_and_compile(kind, args, splits["train"])
+    from colorize import training
+    from colorize.models.colorizer import make_colorizer
+
+    options = family.option_values(args)
+    network = family.build(**options)
+    extras = family.compile_for_training(network, args, splits["train"])
+    colorizer = make_colorizer(family, network, training_size=args.size, options=options)
     if args.init and not args.resume:  # on resume the backup holds newer weights
-        from colorize.inference import load_colorizer
         from colorize.errors import ColorizeError
+        from colorize.inference import load_colorizer
 
         try:
-            model.set_weights(load_colorizer(args.init, kind=kind).get_weights())
+            source = load_colorizer(args.init, families=[family.name])
+            network.set_weights(source.network.get_weights())
         except (ColorizeError, ValueError) as error:
-            return _fail(kind, f"--init {args.init}: {str(error).splitlines()[0]}")
+            return _fail(prog, f"--init {args.init}: {str(error).splitlines()[0]}")
     files["settings"].parent.mkdir(parents=True, exist_ok=True)
     files["settings"].write_text(json.dumps({**vars(args), **extras}, indent=2))
-    train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed, workers=args.workers)
+    train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True,
+                       seed=args.seed, workers=args.workers)
     val = LabBatches(splits["val"], args.batch_size)
     pipeline_rate = training.pipeline_images_per_second(train)
     print(f"input pipeline alone (decoded images -> augmented L, ab batches): {pipeline_rate:.0f} images/s")
     history, rates = training.fit(
-        model, train, val, args.output, args.epochs, resume=args.resume, patience=args.patience, min_delta=args.min_delta
+        network, train, val, args.output, args.epochs, resume=args.resume, patience=args.patience,
+        min_delta=args.min_delta, saved=colorizer,
     )
     if rates:
         print(
@@ -176,36 +294,6 @@ def train_command(kind, argv=None):
     return 0
 
 
-def build_and_compile(kind, args, train_images):
-    """Build the model for ``kind`` from the parsed settings and compile it.
-
-    Returns (model, extras): extras are saved in OUTPUT_settings.json (for the
-    classifier, the empirical colour prior p over the Q bins that the
-    rebalancing weights were made from; the weights travel inside the loss).
-    """
-    import keras
-
-    if kind == "simple":
-        from colorize.models.simple import build_simple_model
-
-        model = build_simple_model(width=args.width)
-        model.compile(optimizer=keras.optimizers.Adam(args.lr), loss="mean_squared_error")
-        return model, {}
-
-    from colorize.losses import RebalancedSoftCrossEntropy
-    from colorize.models.zhang import build_zhang_model
-    from colorize.rebalance import class_weights, prior_from_rgb
-    from colorize.training import make_adamw
-
-    weights = None
-    # Counted once per dataset on a seeded sample of at most 2 M training pixels (a second or two).
-    prior = prior_from_rgb(train_images, seed=args.seed)
-    if not args.plain_ce:
-        weights = class_weights(prior, lam=args.lam)
-        print(f"class rebalancing: lambda={args.lam}, weights {weights.min():.2f}..{weights.max():.2f}")
-    model = build_zhang_model(width=args.width, middle_blocks=args.middle_blocks)
-    model.compile(
-        optimizer=make_adamw(args.lr, weight_decay=args.weight_decay),
-        loss=RebalancedSoftCrossEntropy(weights=None if weights is None else [float(w) for w in weights]),
-    )
-    return model, {"class_prior": [round(float(p), 8) for p in prior]}
+def main(argv=None):
+    """Console script ``colorize-train``."""
+    return train_command(None, argv)

@@ -1,0 +1,181 @@
+"""The family registry: every kind of colorizer the project can build, train and load.
+
+A *family* is one architecture from the source reports. Its entry says, as
+plain data that needs no Keras (so ``--help`` stays instant):
+
+    name            registry key, saved in every .keras file of the family
+    module          the module that builds it, imported only when needed
+    head            REGRESSION (the network returns ab in Lab units) or
+                    BINS (logits over the Q ab bins, decoded by the annealed mean)
+    input_multiple  height and width of the network input must be multiples of it
+    output_stride   input size / output size of the network
+    script          which of the design card's root script pairs serves it
+                    ("simple": train_simple.py / colorize_simple.py,
+                    "complex": train_complex.py --arch NAME / colorize_complex.py)
+    model_options   keyword arguments of the builder, as command-line options
+    train_options   options of its loss / optimizer, as command-line options
+    defaults        its training defaults (size, lr, ...)
+    tiny            builder keywords of a seconds-fast model for the tests
+
+The family's module provides two functions:
+
+    build(**model_options) -> keras.Model
+        L (B, H, W, 1) in [0, 100] -> the head's output: ab (B, H/s, W/s, 2)
+        in Lab units, or logits (B, H/s, W/s, Q); any batch size and any
+        H, W divisible by ``input_multiple`` (s = ``output_stride``).
+    compile_for_training(network, settings, train_images) -> dict
+        Compile ``network`` with the family's optimizer and loss (loss on
+        y = ab in Lab units). ``settings`` holds the parsed options;
+        ``train_images`` is uint8 RGB (N, S, S, 3). Returns extra values to
+        record in the run's settings file.
+
+Adding a family is one module with those two functions and one ``register``
+line below. Nothing outside this module branches on a family name: callers
+ask a family for its builder, options and head.
+"""
+
+from dataclasses import dataclass, field
+import importlib
+
+REGRESSION = "regression"
+BINS = "bins"
+HEADS = (REGRESSION, BINS)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option of a family: ``--flag`` stored as ``dest``.
+
+    ``type`` None makes a switch (store_true, default False).
+    """
+
+    flag: str
+    type: object
+    default: object
+    help: str
+    choices: tuple = None
+    aliases: tuple = ()
+
+    @property
+    def dest(self):
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser):
+        """Add this option to an argparse parser (or argument group)."""
+        if self.type is None:
+            parser.add_argument(self.flag, *self.aliases, dest=self.dest, action="store_true", help=self.help)
+        else:
+            parser.add_argument(
+                self.flag, *self.aliases, dest=self.dest, type=self.type, default=self.default, choices=self.choices, help=self.help
+            )
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered model family (see the module docstring for the fields)."""
+
+    name: str
+    module: str
+    summary: str
+    head: str
+    input_multiple: int
+    output_stride: int
+    script: str
+    model_options: tuple = ()
+    train_options: tuple = ()
+    defaults: dict = field(default_factory=dict)
+    tiny: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ValueError(f"family {self.name}: head must be one of {HEADS}, got {self.head!r}")
+
+    def implementation(self):
+        """The family's module (imports Keras)."""
+        return importlib.import_module(self.module)
+
+    def build(self, **model_options):
+        """The family's network for these builder keywords (see the module docstring)."""
+        return self.implementation().build(**model_options)
+
+    def compile_for_training(self, network, settings, train_images):
+        return self.implementation().compile_for_training(network, settings, train_images)
+
+    def option_values(self, settings, options=None):
+        """{dest: value} of this family's model options (or ``options``) taken from ``settings``."""
+        options = self.model_options if options is None else options
+        get = settings.get if isinstance(settings, dict) else lambda key, default: getattr(settings, key, default)
+        return {option.dest: get(option.dest, option.default) for option in options}
+
+
+_FAMILIES = {}
+
+
+def register(family):
+    """Add a family (a second registration of the same name replaces the first)."""
+    _FAMILIES[family.name] = family
+    return family
+
+
+def get(name):
+    """The family called ``name``; KeyError naming the known ones otherwise."""
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r} (known: {', '.join(_FAMILIES)})") from None
+
+
+def names(script=None):
+    """Registered family names, optionally only those served by one root ``script`` pair."""
+    return [name for name, family in _FAMILIES.items() if script is None or family.script == script]
+
+
+def families():
+    return list(_FAMILIES.values())
+
+
+# The family train_complex.py trains when no --arch is given.
+DEFAULT_COMPLEX_FAMILY = "zhang"
+
+_WIDTH_HELP = "channel-width multiplier"
+
+register(
+    Family(
+        name="simple",
+        module="colorize.models.simple",
+        summary="the CS 512 report's L2 regression CNN (strided 3x3 convolutions down, mirrored upsampling)",
+        head=REGRESSION,
+        input_multiple=8,
+        output_stride=1,
+        script="simple",
+        model_options=(Option("--width", float, 1.0, _WIDTH_HELP + " (1.0: the report's 3.9 M parameters)"),),
+        defaults={"size": 64, "lr": 1e-3},
+        tiny={"width": 0.125},
+    )
+)
+
+register(
+    Family(
+        name="zhang",
+        module="colorize.models.zhang",
+        summary="Zhang, Isola & Efros (ECCV 2016): a classifier over Q quantized ab colours, class-rebalanced "
+        "soft cross-entropy, AdamW, annealed-mean decoding",
+        head=BINS,
+        input_multiple=8,
+        output_stride=4,
+        script="complex",
+        model_options=(
+            Option("--width", float, 0.25, _WIDTH_HELP),
+            Option("--middle-blocks", int, 2, "512-channel middle blocks kept (paper: 4; Northeastern report: 2)",
+                   choices=tuple(range(5))),
+        ),
+        train_options=(
+            Option("--lam", float, 0.5, "rebalancing mix with the uniform prior, in (0, 1] (Zhang et al.: 0.5)",
+                   aliases=("--lambda",)),
+            Option("--plain-ce", None, False, "plain (unweighted) soft cross-entropy, no rebalancing"),
+            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+        ),
+        defaults={"size": 128, "lr": 3e-4},
+        tiny={"width": 0.125, "middle_blocks": 1},
+    )
+)

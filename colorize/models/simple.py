@@ -2,15 +2,16 @@
 
 3x3 convolutions with ReLU; downsampling only by stride-2 convolutions (no
 pooling); upsampling blocks mirror them back to the input size; a final 3x3
-convolution gives the 2 ab channels (linear, in normalised ab units).
-At width 1 it has about 3.9 M parameters, like the report's.
+convolution gives the 2 ab channels (linear, in normalised ab units), scaled
+to Lab units in the graph. At width 1 it has about 3.9 M parameters, like the
+report's. Registered as the ``simple`` family (``colorize.models``).
 """
 
 import keras
 from keras import layers
 
-# Total stride of the encoder: H and W must be divisible by this.
-INPUT_MULTIPLE = 8
+from colorize.models.colorizer import lightness_input, regression_output
+
 BASE_FILTERS = (64, 128, 256)
 BOTTLENECK_FILTERS = 512
 
@@ -39,11 +40,10 @@ def build_simple_model(width=1.0, name="colorize_simple"):
         name: model name.
 
     Returns:
-        keras.Model mapping normalised L (B, H, W, 1) to normalised ab
-        (B, H, W, 2), for any batch size and any H, W divisible by 8.
+        keras.Model mapping L (B, H, W, 1) in [0, 100] to ab (B, H, W, 2) in
+        Lab units, for any batch size and any H, W divisible by 8.
     """
-    inputs = keras.Input(shape=(None, None, 1), name="lightness")
-    x = inputs
+    inputs, x = lightness_input()
     for index, filters in enumerate(BASE_FILTERS, start=1):
         x = apply_down_block(x, _channels(filters, width), name=f"enc{index}")
     x = layers.Conv2D(
@@ -51,5 +51,17 @@ def build_simple_model(width=1.0, name="colorize_simple"):
     )(x)
     for index, filters in enumerate(reversed(BASE_FILTERS), start=1):
         x = apply_up_block(x, _channels(filters, width), name=f"dec{index}")
-    outputs = layers.Conv2D(2, 3, padding="same", name="ab")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, regression_output(x), name=name)
+
+
+def build(width=1.0):
+    """The registry's builder (see ``colorize.models``)."""
+    return build_simple_model(width=width)
+
+
+def compile_for_training(network, settings, train_images):
+    """Adam and the report's L2 loss on normalised ab (``settings.lr``). No extra settings."""
+    from colorize.losses import AbMeanSquaredError
+
+    network.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=AbMeanSquaredError())
+    return {}

@@ -1,7 +1,8 @@
 """The classifier of Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016, fig. 2).
 
-Normalised L (B, H, W, 1) -> logits over the Q ab bins at a quarter of the
-resolution, (B, H/4, W/4, Q). Blocks (channels at width 1):
+L (B, H, W, 1) in [0, 100] (normalised in the graph) -> logits over the Q ab
+bins at a quarter of the resolution, (B, H/4, W/4, Q). Registered as the
+``zhang`` family (``colorize.models``). Blocks (channels at width 1):
 
     conv1  64 x2   last conv stride 2          -> H/2
     conv2 128 x2   last conv stride 2          -> H/4
@@ -24,11 +25,8 @@ middle_blocks=2.
 import keras
 from keras import layers
 
+from colorize.models.colorizer import lightness_input
 from colorize.quantize import ab_bins
-
-# Logits are at 1/4 of the input resolution; the encoder's total stride is 8.
-OUTPUT_STRIDE = 4
-INPUT_MULTIPLE = 8
 
 # (name, filters, convs, dilation) of the 512-channel middle blocks, in paper order.
 MIDDLE_BLOCKS = (
@@ -72,19 +70,18 @@ def build_zhang_model(width=1.0, middle_blocks=3, num_bins=None, name="colorize_
             keep (0..4, first n in paper order; the paper has 4, the
             default 3 drops conv7).
         num_bins: number of output classes, default ``len(ab_bins())``.
-        name: model name; inference tells model kinds apart by the output's
-            last dimension (Q here, 2 for regression).
+        name: model name.
 
     Returns:
-        keras.Model: normalised L (B, H, W, 1) -> logits (B, H/4, W/4, Q),
+        keras.Model: L (B, H, W, 1) in [0, 100] -> logits (B, H/4, W/4, Q),
         for any batch size and H, W divisible by 8.
     """
     if not 0 <= middle_blocks <= len(MIDDLE_BLOCKS):
         raise ValueError(f"middle_blocks must be in 0..{len(MIDDLE_BLOCKS)}, got {middle_blocks}")
     num_bins = len(ab_bins()) if num_bins is None else int(num_bins)
 
-    inputs = keras.Input(shape=(None, None, 1), name="lightness")
-    x = apply_conv_block(inputs, _channels(64, width), 2, stride=2, name="conv1")
+    inputs, x = lightness_input()
+    x = apply_conv_block(x, _channels(64, width), 2, stride=2, name="conv1")
     x = apply_conv_block(x, _channels(128, width), 2, stride=2, name="conv2")
     x = apply_conv_block(x, _channels(256, width), 3, stride=2, name="conv3")
     for block_name, filters, num_layers, dilation in MIDDLE_BLOCKS[:middle_blocks]:
@@ -113,3 +110,32 @@ def build_zhang_model(width=1.0, middle_blocks=3, num_bins=None, name="colorize_
     # float32 logits even under a mixed-precision policy (softmax/log in the loss).
     outputs = layers.Conv2D(num_bins, 1, name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def build(width=0.25, middle_blocks=2):
+    """The registry's builder (see ``colorize.models``)."""
+    return build_zhang_model(width=width, middle_blocks=middle_blocks)
+
+
+def compile_for_training(network, settings, train_images):
+    """AdamW and the class-rebalanced soft cross-entropy of Zhang et al.
+
+    The empirical colour prior p over the Q bins is counted on a seeded
+    sample of at most 2 M training pixels (a second or two); the rebalancing
+    weights made from it (``settings.lam``, or none with ``settings.plain_ce``)
+    travel inside the loss. Returns {"class_prior": p} for the run's settings.
+    """
+    from colorize.losses import RebalancedSoftCrossEntropy
+    from colorize.rebalance import class_weights, prior_from_rgb
+    from colorize.training import make_adamw
+
+    prior = prior_from_rgb(train_images, seed=getattr(settings, "seed", 0))
+    weights = None
+    if not settings.plain_ce:
+        weights = class_weights(prior, lam=settings.lam)
+        print(f"class rebalancing: lambda={settings.lam}, weights {weights.min():.2f}..{weights.max():.2f}")
+    network.compile(
+        optimizer=make_adamw(settings.lr, weight_decay=settings.weight_decay),
+        loss=RebalancedSoftCrossEntropy(weights=None if weights is None else [float(w) for w in weights]),
+    )
+    return {"class_prior": [round(float(p), 8) for p in prior]}

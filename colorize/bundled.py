@@ -1,0 +1,35 @@
+"""The models and sample photos shipped inside the package (found with importlib.resources).
+
+    colorize/assets/models/simple.keras    the CS 512 L2 regression model (colorize_simple.py's default)
+    colorize/assets/models/complex.keras   the Zhang-style classifier (colorize_complex.py's and colorize's default)
+    colorize/assets/samples/               public-domain / CC0 photos colorized by a run without arguments
+
+They are package data, so they are there after ``pip install .`` as well as
+in a source checkout. No Keras here: the command lines ask for these paths
+before they import it.
+"""
+
+from importlib import resources
+from pathlib import Path
+
+# Bundled model used when a command line is given no --model.
+DEFAULT_MODEL = "complex"
+MODEL_NAMES = ("simple", "complex")
+
+
+def _asset(*parts):
+    # Installed packages are plain folders (setuptools does not zip them), so the
+    # resource is a real file path that Keras and OpenCV can open.
+    return Path(str(resources.files("colorize").joinpath("assets", *parts)))
+
+
+def bundled_model(name=DEFAULT_MODEL):
+    """Path of the bundled model ``name`` ("simple" or "complex")."""
+    if name not in MODEL_NAMES:
+        raise KeyError(f"no bundled model {name!r} (bundled: {', '.join(MODEL_NAMES)})")
+    return _asset("models", f"{name}.keras")
+
+
+def samples_folder():
+    """Folder of the bundled sample photos."""
+    return _asset("samples")

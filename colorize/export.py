@@ -1,0 +1,93 @@
+"""Write a colorizer as one self-describing ``.keras`` file for colorizing.
+
+    python -m colorize.export SOURCE.keras TARGET.keras [--temperature T] [--training-size S]
+
+SOURCE may be any colorizer file: a current one (e.g. a training run's best
+model), or one of the format before self-describing colorizers, which is
+converted (:mod:`colorize.legacy`; its ``NAME_settings.json`` beside it
+supplies the training size and the builder's options). TARGET holds the
+Colorizer without optimizer state, written atomically; an existing TARGET is
+kept unless ``--overwrite``.
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+PROG = "python -m colorize.export"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert or slim a colorizer .keras file into the self-describing format "
+        "(family, head, bin table, input multiple, output stride, training size inside the file).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("source", metavar="SOURCE.keras", help="colorizer file to read (old or new format)")
+    parser.add_argument("target", metavar="TARGET.keras", help="file to write")
+    parser.add_argument("--temperature", "-t", type=float, default=None,
+                        help="default annealed-mean temperature stored in the file (bins heads only; "
+                        "default: keep the source's)")
+    parser.add_argument("--training-size", type=int, default=None,
+                        help="record this training size (the default working size; default: keep the source's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing TARGET")
+    return parser
+
+
+def export_colorizer(colorizer, target):
+    """Save ``colorizer`` to ``target`` atomically (temporary file + rename). Returns the Path."""
+    import os
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.partial.keras")
+    try:
+        colorizer.save(temporary)
+        os.replace(temporary, target)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return target
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.target.endswith(".keras") is False:
+        parser.error(f"{args.target}: the target must end in .keras")
+    if Path(args.target).exists() and not args.overwrite:
+        parser.exit(2, f"{PROG}: error: {args.target}: exists (pass --overwrite to replace it)\n")
+    if args.training_size is not None and args.training_size < 8:
+        parser.error("--training-size must be at least 8")
+
+    from colorize.runtime import quiet_keras
+
+    quiet_keras()
+    from colorize.errors import ColorizeError
+    from colorize.inference import LegacyModelWarning, load_colorizer
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LegacyModelWarning)
+            colorizer = load_colorizer(args.source)
+        if args.temperature is not None:
+            if colorizer.temperature is None:
+                raise ColorizeError(args.source, "--temperature applies to a bins head only; this one regresses ab")
+            colorizer.temperature = args.temperature
+    except (ColorizeError, ValueError) as error:
+        parser.exit(2, f"{PROG}: error: {error}\n")
+    if args.training_size is not None:
+        colorizer.training_size = args.training_size
+    try:
+        export_colorizer(colorizer, args.target)
+    except OSError as error:
+        parser.exit(2, f"{PROG}: error: {args.target}: cannot write ({error.strerror or error})\n")
+    print(f"wrote {args.target}: family {colorizer.family}, head {colorizer.head}, "
+          f"training size {colorizer.training_size}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

