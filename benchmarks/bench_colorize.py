@@ -2,9 +2,10 @@
 """Speed and memory figures for colorize (prints medians; never asserts).
 
     python benchmarks/bench_colorize.py                 # everything (about 10 minutes on 2 cores)
-    python benchmarks/bench_colorize.py --only startup big folder per-image training
+    python benchmarks/bench_colorize.py --only help startup big folder per-image training
 
 Figures:
+  help      every command's --help and `import colorize`: process start to exit (no Keras/TensorFlow)
   startup   the no-argument run of colorize_complex.py, process start to written files
   big       a 12-megapixel photo (4000x3000): seconds beyond start-up and peak memory (max RSS)
   folder    100 photos of 500x375: images/second end to end vs the network alone
@@ -47,6 +48,35 @@ def save(path, rgb):
 
 def median_of(values):
     return statistics.median(values)
+
+
+def _timed_runs(command, runs, cwd=None):
+    """Wall seconds of ``runs`` runs of ``command`` (a list), each a new process."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_help(runs):
+    commands = {
+        "colorize_complex.py --help": [sys.executable, str(REPO / "colorize_complex.py"), "--help"],
+        "colorize_simple.py --help": [sys.executable, str(REPO / "colorize_simple.py"), "--help"],
+        "train_complex.py --help": [sys.executable, str(REPO / "train_complex.py"), "--help"],
+        "train_simple.py --help": [sys.executable, str(REPO / "train_simple.py"), "--help"],
+        "python -m colorize.cli (colorize) --help": [sys.executable, "-c", "import sys; from colorize.cli import main; "
+                                                     "sys.exit(main(['--help']))"],
+        "colorize-train zhang --help": [sys.executable, "-c", "import sys; from colorize.train_cli import main; "
+                                        "sys.exit(main(['zhang', '--help']))"],
+        "python -c 'import colorize'": [sys.executable, "-c", "import colorize"],
+        "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
+    }
+    for name, command in commands.items():
+        times = _timed_runs(command, runs, cwd=REPO)
+        print(f"help: {name}: median {median_of(times):.3f} s over {runs} runs "
+              f"(min {min(times):.3f}, max {max(times):.3f}); target < 1 s")
 
 
 def bench_startup(runs):
@@ -126,13 +156,13 @@ def bench_per_image(runs):
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.cli import BUNDLED_MODELS
+    from colorize.bundled import bundled_model
     from colorize.inference import colorize_image, load_colorizer
     from colorize.io import read_image, write_png
 
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("simple", "complex"):
-            model = load_colorizer(BUNDLED_MODELS[kind])
+            model = load_colorizer(bundled_model(kind))
             for side in (256, 1024):
                 source = save(Path(tmp) / f"{side}.jpg", photo(side, side))
                 colorize_image(read_image(source), model)  # trace once
@@ -153,14 +183,14 @@ def bench_training(sizes, images_per_size=256):
 
     quiet_keras()
     from colorize.data import LabBatches
-    from colorize.losses import RebalancedSoftCrossEntropy
+    from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
     from colorize.models.simple import build_simple_model
     from colorize.models.zhang import build_zhang_model
     from colorize.training import make_adamw
 
     builders = {
-        "simple (width 0.5)": lambda: _compiled(build_simple_model(width=0.5), keras.optimizers.Adam(1e-3), "mean_squared_error"),
-        "simple (width 1.0)": lambda: _compiled(build_simple_model(width=1.0), keras.optimizers.Adam(1e-3), "mean_squared_error"),
+        "simple (width 0.5)": lambda: _compiled(build_simple_model(width=0.5), keras.optimizers.Adam(1e-3), AbMeanSquaredError()),
+        "simple (width 1.0)": lambda: _compiled(build_simple_model(width=1.0), keras.optimizers.Adam(1e-3), AbMeanSquaredError()),
         "complex (width 0.25, 2 middle blocks)": lambda: _compiled(
             build_zhang_model(width=0.25, middle_blocks=2), make_adamw(1e-3), RebalancedSoftCrossEntropy()
         ),
@@ -189,12 +219,18 @@ def _compiled(model, optimizer, loss):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", default=["startup", "big", "folder", "per-image", "training"])
+    parser.add_argument("--only", nargs="+", default=["help", "startup", "big", "folder", "per-image", "training"])
     parser.add_argument("--runs", type=int, default=5, help="repetitions for medians")
-    parser.add_argument("--model", default=str(REPO / "data" / "complex.keras"), help="classifier for big/folder")
+    parser.add_argument("--model", default=None, help="classifier for big/folder (default: the bundled one)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="training sizes")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
+    if args.model is None:
+        from colorize.bundled import bundled_model
+
+        args.model = str(bundled_model("complex"))
+    if "help" in args.only:
+        bench_help(args.runs)
     if "startup" in args.only:
         bench_startup(args.runs)
     if "big" in args.only:

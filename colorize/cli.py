@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from colorize.errors import ColorizeError
+from colorize.helpformat import HelpFormatter
 
 # Images per forward pass in folder runs: one traced graph, amortised overhead.
 BATCH = 8
@@ -77,7 +78,7 @@ def build_colorize_parser(script=None):
         description=spec["description"]
         + " Each input NAME.ext becomes OUTPUT/NAME.png at the input's resolution, keeping its lightness."
         " Colour inputs are treated as their grayscale.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH",
@@ -106,7 +107,6 @@ def build_colorize_parser(script=None):
         help="run the network once per photo. By default each photo also goes through mirrored left-right "
         "and the two predictions are averaged (slightly better colours for twice the network work)",
     )
-    parser.set_defaults(mirror=True)
     parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
     parser.add_argument(
         "--overwrite", action="store_true",
@@ -162,6 +162,7 @@ def colorize_command(script=None, argv=None):
     """Entry point of ``colorize`` (script None) and colorize_<script>.py. Returns the exit status."""
     parser = build_colorize_parser(script)
     args = parser.parse_args(argv)
+    args.mirror = getattr(args, "mirror", True)  # --no-mirror's default is kept out of --help
     prog = parser.prog
     from colorize.bundled import samples_folder
 

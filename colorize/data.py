@@ -269,11 +269,13 @@ def main(argv=None):
     """``python -m colorize.data``: list the images of a train/val/test split."""
     import argparse
 
+    from colorize.helpformat import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="python -m colorize.data",
         description="Write the image paths of one split (as train_simple.py/train_complex.py make it with the "
         "same --seed and fractions) to a text file, e.g. the held-out test photos for python -m colorize.evaluate.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image folder(s) given to training")
     parser.add_argument("--split", choices=SPLITS, default="test", help="which split to list")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.errors import ColorizeError
+from colorize.helpformat import HelpFormatter
 from colorize.models import BINS
 
 PROG = "python -m colorize.evaluate"
@@ -49,7 +50,7 @@ def build_parser():
         " against the gray baseline (ab = 0): AuC and class-rebalanced AuC of the ab error, PSNR, SSIM,"
         " colourfulness vs the truth, ab MSE and R^2, lightness drift, and for classifiers top-1/top-5,"
         " approximate (coarse colour group) accuracy and cross-entropy on the network grid.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
                         help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")

@@ -15,6 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from colorize.helpformat import HelpFormatter
+
 PROG = "python -m colorize.export"
 
 
@@ -23,7 +25,7 @@ def build_parser():
         prog=PROG,
         description="Convert or slim a colorizer .keras file into the self-describing format "
         "(family, head, bin table, input multiple, output stride, training size inside the file).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("source", metavar="SOURCE.keras", help="colorizer file to read (old or new format)")
     parser.add_argument("target", metavar="TARGET.keras", help="file to write")

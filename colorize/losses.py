@@ -96,14 +96,29 @@ class RebalancedSoftCrossEntropy(keras.losses.Loss):
 class AbMeanSquaredError(keras.losses.Loss):
     """The CS 512 report's L2 loss, on normalised ab: mean((ab_pred - ab_true)^2) / AB_NORM^2.
 
-    Both tensors are ab in Lab units (B, H, W, 2); dividing by AB_NORM^2
-    keeps the loss on the scale the reports quote (ab normalised to about
-    [-1, 1]), so ``--min-delta`` means the same as before. Returns (B,).
+    Args:
+        downsample: ratio between the truth's and the prediction's
+            resolution (a model's output stride); the truth is
+            average-pooled by it, as in RebalancedSoftCrossEntropy.
+
+    ``call(y_true, y_pred)``: ab in Lab units, (B, H, W, 2) and
+    (B, H / downsample, W / downsample, 2). Dividing by AB_NORM^2 keeps the
+    loss on the scale the reports quote (ab normalised to about [-1, 1]), so
+    ``--min-delta`` means the same for every family. Returns (B,).
     """
 
-    def __init__(self, name="ab_mean_squared_error", **kwargs):
+    def __init__(self, downsample=1, name="ab_mean_squared_error", **kwargs):
         super().__init__(name=name, **kwargs)
+        if int(downsample) < 1:
+            raise ValueError(f"downsample must be >= 1, got {downsample}")
+        self.downsample = int(downsample)
 
     def call(self, y_true, y_pred):
-        error = (ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")) / AB_NORM
+        truth = ops.cast(y_true, "float32")
+        if self.downsample > 1:
+            truth = ops.average_pool(truth, self.downsample, strides=self.downsample, padding="valid")
+        error = (ops.cast(y_pred, "float32") - truth) / AB_NORM
         return ops.mean(ops.square(error), axis=(1, 2, 3))
+
+    def get_config(self):
+        return {**super().get_config(), "downsample": self.downsample}

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.errors import ColorizeError
+from colorize.helpformat import HelpFormatter
 from colorize.io import write_bytes_atomic
 
 DPI = 100
@@ -243,7 +244,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m colorize.plots",
         description="Plot training and validation loss from a Keras CSVLogger log, marking the best validation epoch.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("log", metavar="LOG.csv", help="CSV written by keras.callbacks.CSVLogger")
     parser.add_argument(

@@ -9,19 +9,61 @@ at /dev/null for the duration of the import only.
 import contextlib
 import os
 import sys
+import threading
+
+
+def _stderr_fd_usable():
+    """True when file descriptor 2 is open (``python script.py 2>&-`` closes it)."""
+    try:
+        os.fstat(2)
+    except OSError:
+        return False
+    return True
+
+
+def _flush_stderr():
+    """Flush Python's sys.stderr if there is one that can be flushed (None when fd 2 was closed)."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.flush()
+    except (OSError, ValueError, AttributeError):  # closed, broken pipe, or an object without flush
+        pass
 
 
 @contextlib.contextmanager
 def silenced_stderr_fd():
-    """Temporarily send the process's file descriptor 2 to /dev/null."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    """Temporarily send the process's file descriptor 2 to /dev/null.
+
+    Process-wide: every thread's output to fd 2 is lost meanwhile. So it is
+    only for the main thread, before worker threads start (importing the
+    backend); called from any other thread, or when fd 2 is closed or cannot
+    be duplicated, it does nothing. Never use it around work that runs while
+    another thread may print (image decoding does not need it: see
+    ``colorize.io``).
+    """
+    usable = sys.stderr is not None and _stderr_fd_usable()  # None: Python found fd 2 closed at start-up
+    if threading.current_thread() is not threading.main_thread() or not usable:
+        yield
+        return
+    _flush_stderr()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        os.close(saved)
+        yield
+        return
     try:
         os.dup2(devnull, 2)
         yield
     finally:
-        sys.stderr.flush()
+        _flush_stderr()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)

@@ -13,6 +13,7 @@ columns index, wnid, name) because there is no download at run time.
 import functools
 import re
 from importlib import resources
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,10 +46,11 @@ def class_name(index):
 def wnid_of_folder(name):
     """The ImageNet-1k wnid a class folder stands for, or None.
 
-    Accepts ``n01440764`` and ``<source>__n01443537`` (e.g. ``tiny_imagenet__n01443537``);
-    a wnid outside the 1000 classes also gives None.
+    Accepts a folder name or path whose last part is ``n01440764`` or
+    ``<source>__n01443537`` (e.g. ``tiny_imagenet__n01443537``); a wnid outside
+    the 1000 classes also gives None.
     """
-    match = _WNID.search(str(name))
+    match = _WNID.search(Path(name).name)
     return match.group(1) if match and match.group(1) in wnid_to_index() else None
 
 
@@ -104,9 +106,12 @@ class ImagenetClassifier:
 
         outputs = [np.zeros((0, 1000), np.float32)]
         for start in range(0, len(rgb_uint8_list), self.batch_size):
-            batch = np.stack([
-                center_crop_resize(rgb, self.resolution) for rgb in rgb_uint8_list[start : start + self.batch_size]
-            ]).astype(np.float32)
+            batch = np.stack(
+                [
+                    center_crop_resize(rgb, self.resolution)
+                    for rgb in rgb_uint8_list[start : start + self.batch_size]
+                ]
+            ).astype(np.float32)
             outputs.append(keras.ops.convert_to_numpy(self.model.predict_on_batch(batch)))
         return np.concatenate(outputs)
 
@@ -127,7 +132,9 @@ def semantic_accuracy(classifier, images, wnids):
         (top1, top5) as floats in [0, 1].
     """
     if len(images) != len(wnids) or not images:
-        raise ValueError(f"need one wnid per photo and at least one photo ({len(images)} photos, {len(wnids)} wnids)")
+        raise ValueError(
+            f"need one wnid per photo and at least one photo ({len(images)} photos, {len(wnids)} wnids)"
+        )
     unknown = sorted({wnid for wnid in wnids if wnid not in wnid_to_index()})
     if unknown:
         raise ValueError(f"not ImageNet-1k wnids: {', '.join(unknown[:5])}")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from colorize import models
+from colorize.helpformat import HelpFormatter
 
 # Settings that --resume must take from the original run (they define the data
 # split, the input pipeline or the optimizer); the family's own model and
@@ -74,7 +75,7 @@ def add_family_options(parser, family):
 def _new_parser(prog, description, **kwargs):
     return argparse.ArgumentParser(
         prog=prog, description=description, epilog=_EPILOG,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs,
+        formatter_class=HelpFormatter, **kwargs,
     )
 
 

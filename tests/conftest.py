@@ -44,24 +44,30 @@ def photo_folder(tmp_path):
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    """Small untrained simple and complex models saved as .keras files."""
+def make_tiny_colorizer(family_name, training_size=None, seed=0):
+    """An untrained Colorizer of a registered family at its tiny test config."""
     import keras
 
-    from colorize.losses import RebalancedSoftCrossEntropy
-    from colorize.models.simple import build_simple_model
-    from colorize.models.zhang import build_zhang_model
+    from colorize import models
+    from colorize.models.colorizer import make_colorizer
+
+    keras.utils.set_random_seed(seed)
+    family = models.get(family_name)
+    return make_colorizer(family, family.build(**family.tiny), training_size=training_size, options=family.tiny)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Small untrained colorizers saved as .keras files: "simple" (regression) and "complex" (Zhang bins)."""
+    import keras
 
     folder = tmp_path_factory.mktemp("models")
-    simple = build_simple_model(width=0.125)
-    simple.compile(optimizer="adam", loss="mean_squared_error")
-    simple.save(folder / "simple.keras")
-    complex_model = build_zhang_model(width=0.125, middle_blocks=1)
-    complex_model.compile(optimizer="adam", loss=RebalancedSoftCrossEntropy())
-    complex_model.save(folder / "complex.keras")
+    paths = {}
+    for key, family in (("simple", "simple"), ("complex", "zhang")):
+        paths[key] = folder / f"{key}.keras"
+        make_tiny_colorizer(family).save(paths[key])
     keras.backend.clear_session()
-    return {"simple": folder / "simple.keras", "complex": folder / "complex.keras"}
+    return paths
 
 
 def run_script(script, *args, cwd=None, timeout=300):

@@ -20,8 +20,10 @@ import sys
 assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 import colorize
 from colorize.data import LabBatches
-from colorize.inference import decode
-from colorize.losses import RebalancedSoftCrossEntropy
+from colorize import models
+from colorize.inference import decode, predict_ab
+from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
+from colorize.models.colorizer import make_colorizer
 from colorize.models.simple import build_simple_model
 from colorize.models.zhang import build_zhang_model
 from colorize.quantize import ab_bins
@@ -33,10 +35,16 @@ model = build_zhang_model(width=0.125, middle_blocks=1)
 model.compile(optimizer=make_adamw(1e-3), loss=RebalancedSoftCrossEntropy(weights=np.ones(len(ab_bins()))))
 history = model.fit(batches, epochs=2, verbose=0)
 assert all(np.isfinite(history.history["loss"]))
-ab = decode(np.asarray(model.predict_on_batch(batches[0][0]))[0], "complex", 0.38)
+colorizer = make_colorizer(models.get("zhang"), model)
+ab = decode(colorizer, np.asarray(model.predict_on_batch(batches[0][0]))[0], 0.38)
 assert ab.shape == (8, 8, 2) and np.isfinite(ab).all()
+colorizer.save("/tmp/colorize_backend_test.keras")
+reloaded = keras.saving.load_model("/tmp/colorize_backend_test.keras")
+np.testing.assert_allclose(reloaded.predict_on_batch(batches[0][0]), colorizer.predict_on_batch(batches[0][0]), atol=1e-4)
+lightness = [np.full((30, 40), 50.0, np.float32)]
+assert predict_ab(reloaded, lightness, size=32)[0].shape == (8, 10, 2)
 simple = build_simple_model(width=0.125)
-simple.compile(optimizer="adam", loss="mean_squared_error")
+simple.compile(optimizer="adam", loss=AbMeanSquaredError())
 simple.fit(batches, epochs=1, verbose=0)
 print(sys.argv[1], "backend ok")
 """

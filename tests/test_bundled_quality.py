@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from colorize.bundled import bundled_model
 from conftest import REPO, SHARED_DATA
 
 VAL = SHARED_DATA / "imagenette" / "val"
@@ -21,8 +22,8 @@ VAL = SHARED_DATA / "imagenette" / "val"
 def test_bundled_models_beat_gray_and_are_not_sepia(tmp_path):
     report = tmp_path / "r.json"
     command = [
-        sys.executable, "-m", "colorize.evaluate", "-m", REPO / "data" / "simple.keras",
-        "-m", REPO / "data" / "complex.keras", "--data", VAL, "--limit", "60", "--json", report, "-q",
+        sys.executable, "-m", "colorize.evaluate", "-m", bundled_model("simple"),
+        "-m", bundled_model("complex"), "--data", VAL, "--limit", "60", "--json", report, "-q",
     ]
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -100,15 +100,18 @@ def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_no_argument_run_colorizes_the_bundled_samples(kind, tmp_path):
-    if not (REPO / "data" / f"{kind}.keras").exists():
-        pytest.fail(f"the bundled data/{kind}.keras is missing")
+    from colorize.bundled import bundled_model, samples_folder
+
+    if not bundled_model(kind).exists():
+        pytest.fail(f"the bundled {kind}.keras is missing")
     result = run_script(SCRIPTS[kind], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    samples = sorted(p.stem for p in (REPO / "data" / "samples").iterdir())
+    assert "note:" not in result.stderr, result.stderr  # the bundled files are in the current format
+    samples = sorted(p.stem for p in samples_folder().iterdir())
     assert sorted(p.stem for p in (tmp_path / "colorized").glob("*.png")) == samples
     for stem in samples:
         out = read_rgb(tmp_path / "colorized" / f"{stem}.png")
-        assert out.shape == read_rgb(REPO / "data" / "samples" / f"{stem}.jpg").shape
+        assert out.shape == read_rgb(samples_folder() / f"{stem}.jpg").shape
 
 
 def _bad_inputs(tmp_path):
@@ -193,7 +196,11 @@ def test_wrong_kind_of_model_is_a_clear_error(tiny_models, tmp_path, capsys):
     result = Result(*run_cli(capsys, "complex", image, "-o", tmp_path / "out", "-m", tiny_models["simple"]))
     assert_one_line_error(result, "simple model", "colorize_simple.py")
     result = Result(*run_cli(capsys, "simple", image, "-o", tmp_path / "out", "-m", tiny_models["complex"]))
-    assert_one_line_error(result, "complex model", "colorize_complex.py")
+    assert_one_line_error(result, "zhang model", "colorize_complex.py")
+    assert not (tmp_path / "out").exists()
+    # The colorize command takes a model of any family.
+    for model in tiny_models.values():
+        assert run_cli(capsys, None, image, "-o", tmp_path / "any", "-m", model, "--overwrite")[0] == 0
 
 
 @pytest.mark.parametrize("args,message", [(["--size", "30"], "multiple of 8"), (["--temperature", "0"], "temperature")])

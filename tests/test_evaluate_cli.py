@@ -71,11 +71,11 @@ def test_end_to_end_json_table_and_figures(photos, tiny_models, tmp_path):
     report = json.loads(out_json.read_text())
     assert report["images"] == 4 and report["skipped"] == 2
     rows = report["results"]
-    assert [(r["model"], r["kind"], r["temperature"]) for r in rows] == [
-        ("gray baseline", "gray", None),
-        ("simple", "simple", None),
-        ("complex", "complex", 0.2),
-        ("complex", "complex", 1.0),
+    assert [(r["model"], r["family"], r["head"], r["temperature"]) for r in rows] == [
+        ("gray baseline", None, "gray", None),
+        ("simple", "simple", "regression", None),
+        ("complex", "zhang", "bins", 0.2),
+        ("complex", "zhang", "bins", 1.0),
     ]
     for row in rows:
         assert 0 <= row["auc_rebalanced"] <= 1 and 0 < row["auc"] <= 1
@@ -83,7 +83,7 @@ def test_end_to_end_json_table_and_figures(photos, tiny_models, tmp_path):
         assert row["colourfulness_ratio"] >= 0 and row["mse_ab"] >= 0
         assert row["lightness_error"] < 1.0  # every output keeps the photo's own lightness
         assert row["images"] == 4
-        assert ("top1" in row) == (row["kind"] == "complex")
+        assert ("top1" in row) == (row["head"] == "bins")
     gray = rows[0]
     assert gray["colourfulness_ratio"] < 0.05 and gray["colourfulness"] < 3
     assert report["truth"]["colourfulness"] > 20

@@ -1,14 +1,12 @@
 """The any-resolution inference path: shapes, kept lightness, working size, model checks."""
 
-import json
-
 import cv2
 import numpy as np
 import pytest
 
 from colorize import color, inference
 from colorize.errors import ColorizeError
-from conftest import synthetic_photo
+from conftest import make_tiny_colorizer, synthetic_photo
 
 
 def test_compose_keeps_the_original_lightness_and_resolution():
@@ -26,44 +24,48 @@ def test_compose_keeps_the_original_lightness_and_resolution():
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_colorize_image_any_size_and_gray_input(kind, tiny_models):
-    model = inference.load_colorizer(tiny_models[kind], kind=kind)
-    assert model.working_size == inference.DEFAULT_SIZE  # no settings file beside it
+    model = inference.load_colorizer(tiny_models[kind])
+    assert inference.default_working_size(model) == inference.DEFAULT_SIZE  # no training size recorded
     for shape in [(37, 53, 3), (64, 64), (20, 200, 3)]:
         image = synthetic_photo(shape[0], shape[1])
         image = image if len(shape) == 3 else image[..., 0]
         out = inference.colorize_image(image, model, size=32)
         assert out.shape == shape[:2] + (3,)
     raw = inference.predict_raw(model, [np.full((30, 40), 50.0, np.float32)] * 3, size=32)
-    # 30 x 40 at working size 32: short side 32, long side 42.7 rounded to the stride, 40.
-    expected = (32, 40, 2) if kind == "simple" else (8, 10, len(__import__("colorize.quantize").quantize.ab_bins()))
-    assert len(raw) == 3 and raw[0].shape == expected
+    # 30 x 40 at working size 32: short side 32, long side 42.7 rounded to the input multiple, 40.
+    stride = model.output_stride
+    channels = 2 if model.head == "regression" else len(model.bins)
+    assert len(raw) == 3 and raw[0].shape == (32 // stride, 40 // stride, channels)
 
 
-def test_recorded_training_size_becomes_the_working_size(tiny_models, tmp_path):
-    model_path = tmp_path / "m.keras"
-    model_path.write_bytes(tiny_models["simple"].read_bytes())
-    (tmp_path / "m_settings.json").write_text(json.dumps({"size": 48}))
-    model = inference.load_colorizer(model_path)
-    assert model.working_size == 48
+def test_recorded_training_size_becomes_the_working_size(tmp_path):
+    path = tmp_path / "m.keras"
+    make_tiny_colorizer("simple", training_size=48).save(path)
+    model = inference.load_colorizer(path)
+    assert model.training_size == 48 and inference.default_working_size(model) == 48
     assert inference.predict_raw(model, [np.zeros((10, 10), np.float32)])[0].shape == (48, 48, 2)
-    (tmp_path / "m_settings.json").write_text("{broken")
-    assert inference.load_colorizer(model_path).working_size == inference.DEFAULT_SIZE
 
 
-def test_wrong_kind_and_missing_model_raise_colorize_error(tiny_models, tmp_path):
+def test_wrong_family_and_missing_model_raise_colorize_error(tiny_models, tmp_path):
     with pytest.raises(ColorizeError, match="simple model"):
-        inference.load_colorizer(tiny_models["simple"], kind="complex")
+        inference.load_colorizer(tiny_models["simple"], families=["zhang"])
     with pytest.raises(ColorizeError, match="not found"):
         inference.load_colorizer(tmp_path / "none.keras")
 
 
 def test_annealed_decoding_is_more_colourful_at_low_temperature(tiny_models):
-    from colorize.quantize import ab_bins
-
+    model = inference.load_colorizer(tiny_models["complex"])
     rng = np.random.default_rng(0)
-    logits = rng.normal(0, 2, (8, 8, len(ab_bins()))).astype(np.float32)
-    chroma = {t: np.linalg.norm(inference.decode(logits, "complex", t), axis=-1).mean() for t in (0.1, 0.38, 1.0)}
+    logits = rng.normal(0, 2, (8, 8, len(model.bins))).astype(np.float32)
+    chroma = {t: np.linalg.norm(inference.decode(model, logits, t), axis=-1).mean() for t in (0.1, 0.38, 1.0)}
     assert chroma[0.1] > chroma[0.38] > chroma[1.0]
+    # The model's own default temperature is the one used without an argument, and it can be set.
+    assert model.temperature == pytest.approx(0.38)
+    np.testing.assert_allclose(inference.decode(model, logits), inference.decode(model, logits, 0.38), atol=1e-5)
+    model.temperature = 0.1
+    np.testing.assert_allclose(inference.decode(model, logits), inference.decode(model, logits, 0.1), atol=1e-5)
+    with pytest.raises(ValueError):
+        model.temperature = float("nan")
 
 
 def test_network_shape_keeps_the_training_scale_and_aspect():
@@ -76,7 +78,7 @@ def test_network_shape_keeps_the_training_scale_and_aspect():
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_mirror_averaging_is_exactly_mirror_equivariant(kind, tiny_models):
-    model = inference.load_colorizer(tiny_models[kind], kind=kind)
+    model = inference.load_colorizer(tiny_models[kind])
     lightness = inference.lightness_of(synthetic_photo(40, 56, seed=5))
     mirrored = np.ascontiguousarray(lightness[:, ::-1])
     plain, averaged, of_mirrored = (
@@ -86,9 +88,8 @@ def test_mirror_averaging_is_exactly_mirror_equivariant(kind, tiny_models):
     # Averaged with its mirror image, the prediction of a mirrored photo is the mirrored prediction.
     np.testing.assert_allclose(of_mirrored, averaged[:, ::-1], atol=1e-5)
     # Without mirroring it is the network's own output on the resized L (32 x 48 here) ...
-    net_input = color.normalize_l(cv2.resize(lightness, (48, 32), interpolation=cv2.INTER_AREA))
-    direct = np.asarray(model.predict_on_batch(net_input[None, ..., None]))[0]
-    expected = color.denormalize_ab(direct) if kind == "simple" else direct
-    np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-5)
+    net_input = cv2.resize(lightness, (48, 32), interpolation=cv2.INTER_AREA)
+    direct = np.asarray(model.network.predict_on_batch(net_input[None, ..., None]))[0]
+    np.testing.assert_allclose(plain, direct, rtol=1e-5, atol=1e-4)
     # ... which, for an asymmetric photo, the mirror average changes.
     assert np.abs(plain - averaged).max() > 1e-4

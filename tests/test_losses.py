@@ -6,7 +6,7 @@ import pytest
 
 import colorize  # noqa: F401  (registers the loss)
 from colorize.color import AB_NORM
-from colorize.losses import RebalancedSoftCrossEntropy
+from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
 from colorize.quantize import ab_bins
 
 Q = len(ab_bins())
@@ -16,9 +16,9 @@ def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x), np.float64)
 
 
-def _hand_loss(ab_true_normalized, logits, weights=None, downsample=4, k=5, sigma=5.0):
-    """Per-sample loss in plain numpy, written from the paper's eq. 2."""
-    ab = np.asarray(ab_true_normalized, np.float64) * AB_NORM
+def _hand_loss(ab_true, logits, weights=None, downsample=4, k=5, sigma=5.0):
+    """Per-sample loss in plain numpy, written from the paper's eq. 2 (ab in Lab units)."""
+    ab = np.asarray(ab_true, np.float64)
     batch, height, width, _ = ab.shape
     ab = ab.reshape(batch, height // downsample, downsample, width // downsample, downsample, 2).mean((2, 4))
     bins = ab_bins().astype(np.float64)
@@ -40,7 +40,7 @@ def _hand_loss(ab_true_normalized, logits, weights=None, downsample=4, k=5, sigm
 
 def _example(batch=1, height=4, width=4, seed=0):
     rng = np.random.default_rng(seed)
-    ab = rng.uniform(-0.6, 0.6, (batch, height, width, 2)).astype(np.float32)
+    ab = rng.uniform(-66, 66, (batch, height, width, 2)).astype(np.float32)
     logits = rng.normal(0, 2, (batch, height // 4, width // 4, Q)).astype(np.float32)
     return ab, logits
 
@@ -142,9 +142,19 @@ def test_gradient_wrt_logits_is_weighted_softmax_minus_target():
     # Analytic: w_pixel * (softmax(logits) - z) / pixels, with z the soft target.
     from colorize.quantize import nearest_bins, soft_encode
 
-    pooled = ab.reshape(1, 2, 4, 2, 4, 2).mean((2, 4)) * AB_NORM
+    pooled = ab.reshape(1, 2, 4, 2, 4, 2).mean((2, 4))
     target = soft_encode(pooled)
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     expected = weights[nearest_bins(pooled)][..., None] * (probs - target) / 4
     np.testing.assert_allclose(grad, expected, atol=1e-5)
+
+
+def test_ab_mean_squared_error_is_the_l2_loss_on_normalised_ab():
+    rng = np.random.default_rng(10)
+    truth, prediction = rng.uniform(-100, 100, (2, 2, 4, 6, 2)).astype(np.float32)
+    loss = AbMeanSquaredError()
+    expected = (((prediction - truth) / AB_NORM) ** 2).mean()
+    assert float(loss(truth, prediction)) == pytest.approx(expected, rel=1e-5)
+    revived = AbMeanSquaredError.from_config(loss.get_config())
+    assert float(revived(truth, prediction)) == pytest.approx(expected, rel=1e-5)

@@ -103,10 +103,10 @@ def test_comparison_grid_has_colour_only_in_colour_columns(tmp_path):
 
 def test_temperature_sweep(tmp_path):
     results = [
-        {"model": "gray baseline", "kind": "gray", "temperature": None, "auc": 0.89, "colourfulness_ratio": 0.0},
-        {"model": "unet", "kind": "simple", "temperature": None, "auc": 0.90, "colourfulness_ratio": 0.4},
+        {"model": "gray baseline", "head": "gray", "temperature": None, "auc": 0.89, "colourfulness_ratio": 0.0},
+        {"model": "unet", "head": "regression", "temperature": None, "auc": 0.90, "colourfulness_ratio": 0.4},
     ] + [
-        {"model": "zhang", "kind": "complex", "temperature": t, "auc": a, "colourfulness_ratio": r}
+        {"model": "zhang", "head": "bins", "temperature": t, "auc": a, "colourfulness_ratio": r}
         for t, a, r in [(1.0, 0.91, 0.5), (0.38, 0.90, 0.8), (0.1, 0.87, 1.1)]
     ]
     image = _read_rgb(plots.temperature_sweep(results, tmp_path / "sweep.png"))
@@ -131,7 +131,7 @@ def test_existing_file_replaced_atomically(tmp_path):
     target = tmp_path / "sweep.png"
     target.write_bytes(b"old")
     plots.temperature_sweep(
-        [{"model": "g", "kind": "gray", "temperature": None, "auc": 0.5, "colourfulness_ratio": 0.0}], target
+        [{"model": "g", "head": "gray", "temperature": None, "auc": 0.5, "colourfulness_ratio": 0.0}], target
     )
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     _no_temporaries(tmp_path)

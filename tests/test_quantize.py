@@ -11,6 +11,7 @@ from colorize.quantize import (
     ab_bins,
     annealed_mean,
     bins_from_rgb,
+    derive_ab_bins,
     nearest_bins,
     soft_encode,
     soft_encode_sparse,
@@ -155,3 +156,9 @@ def test_annealed_mean_hand_case():
     logits[[0, 1]] = 5.0
     decoded = _to_numpy(annealed_mean(logits, 0.38))
     np.testing.assert_allclose(decoded, (bins[0] + bins[1]) / 2, atol=1e-3)
+
+
+def test_frozen_bin_table_equals_its_derivation():
+    """The package's frozen table (what saved models were trained with) is the rule's result today."""
+    np.testing.assert_array_equal(derive_ab_bins(), ab_bins())
+    assert ab_bins().dtype == np.float32 and not ab_bins().flags.writeable

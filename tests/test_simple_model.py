@@ -6,6 +6,7 @@ import pytest
 
 import colorize  # noqa: F401  (registers custom objects)
 from colorize.data import LabBatches
+from colorize.losses import AbMeanSquaredError
 from colorize.models.simple import build_simple_model
 from conftest import synthetic_photo
 
@@ -25,8 +26,8 @@ def test_report_size_and_width_multiplier():
 
 def test_save_load_identical_output(tmp_path):
     model = build_simple_model(width=0.125)
-    model.compile(optimizer="adam", loss="mean_squared_error")
-    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 24, 16, 1)).astype(np.float32)
+    model.compile(optimizer="adam", loss=AbMeanSquaredError())
+    x = np.random.default_rng(0).uniform(0, 100, (2, 24, 16, 1)).astype(np.float32)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
@@ -37,7 +38,7 @@ def test_short_training_lowers_the_loss():
     images = np.stack([synthetic_photo(32, 32, seed=i) for i in range(16)])
     batches = LabBatches(images, batch_size=8, shuffle=True)
     model = build_simple_model(width=0.25)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mean_squared_error")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=AbMeanSquaredError())
     before = model.evaluate(LabBatches(images, batch_size=16), verbose=0)
     model.fit(batches, epochs=15, verbose=0)
     after = model.evaluate(LabBatches(images, batch_size=16), verbose=0)

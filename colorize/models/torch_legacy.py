@@ -71,13 +71,18 @@ class _LazyTensor:
         itemsize = data.dtype.itemsize
         # np.ndarray checks that the view stays inside the storage's buffer.
         view = np.ndarray(
-            self.size, data.dtype, buffer=data, offset=self.offset * itemsize,
+            self.size,
+            data.dtype,
+            buffer=data,
+            offset=self.offset * itemsize,
             strides=tuple(s * itemsize for s in self.stride),
         )
         return np.array(view)  # own, contiguous, writable copy
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     return _LazyTensor(storage, storage_offset, size, stride)
 
 
@@ -160,7 +165,7 @@ def read_legacy_torch_state_dict(path):
             isinstance(name, str) and isinstance(value, _LazyTensor) for name, value in state.items()
         ):
             raise _FormatError("the pickled object is not a mapping of names to tensors")
-        if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(storages):
+        if not isinstance(keys, list) or len(keys) != len(storages) or set(keys) != set(storages):
             raise _FormatError("the storage key list does not match the tensors' storages")
         for key in keys:
             storage = storages[key]

@@ -1,0 +1,169 @@
+"""One shared test harness, run for every registered model family with its tiny config.
+
+Any batch size and any image size its input multiple allows; save -> reload
+-> the same output; every trainable weight gets a gradient; the loss falls on
+a small set of photos. A family added to the registry is tested here without
+writing a test of its own. The example family (tests/example_family.py) shows
+what adding one takes: one module and one ``register`` call.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from colorize import models
+from colorize.data import LabBatches
+from colorize.models.colorizer import Colorizer, make_colorizer
+from conftest import photo_folder, synthetic_photo  # noqa: F401  (fixture)
+
+EXAMPLE = models.Family(
+    name="example",
+    module="example_family",
+    summary="a two-convolution test family",
+    head=models.REGRESSION,
+    input_multiple=2,
+    output_stride=2,
+    script="complex",
+    model_options=(models.Option("--filters", int, 8, "channels"),),
+    defaults={"size": 16, "lr": 3e-3},
+    tiny={"filters": 8},
+)
+
+
+@pytest.fixture
+def example_family(monkeypatch):
+    """The example family, registered for one test (one registry line, as a real family's)."""
+    monkeypatch.setitem(models._FAMILIES, EXAMPLE.name, EXAMPLE)
+    return EXAMPLE
+
+
+FAMILY_NAMES = models.names()
+
+
+def _family(name, request):
+    if name == EXAMPLE.name:
+        request.getfixturevalue("example_family")
+    return models.get(name)
+
+
+def _settings(family, **overrides):
+    """The parsed default training settings of ``family`` (what colorize-train would pass)."""
+    from colorize.train_cli import build_train_parser
+
+    settings = build_train_parser(family.name).parse_args([])
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return settings
+
+
+def _outputs(family):
+    return 2 if family.head == models.REGRESSION else len(__import__("colorize.quantize").quantize.ab_bins())
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
+def test_any_batch_and_image_size(name, request):
+    family = _family(name, request)
+    keras.utils.set_random_seed(0)
+    colorizer = make_colorizer(family, family.build(**family.tiny))
+    m, s = family.input_multiple, family.output_stride
+    for batch, height, width in [(1, m, m), (3, 4 * m, 6 * m), (2, 10 * m, 4 * m)]:
+        if height < 8 and s > 1:
+            height, width = height * 8, width * 8  # deep encoders need a few pixels at the bottleneck
+        lightness = np.random.default_rng(batch).uniform(0, 100, (batch, height, width, 1)).astype(np.float32)
+        raw = np.asarray(colorizer.network.predict_on_batch(lightness))
+        assert raw.shape == (batch, height // s, width // s, _outputs(family))
+        ab = np.asarray(colorizer.predict_on_batch(lightness))
+        assert ab.shape == (batch, height // s, width // s, 2) and np.isfinite(ab).all()
+        assert np.abs(ab).max() < 200  # Lab units, not normalised ones
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
+def test_save_reload_same_output_and_description(name, request, tmp_path):
+    family = _family(name, request)
+    keras.utils.set_random_seed(1)
+    colorizer = make_colorizer(family, family.build(**family.tiny), training_size=8 * family.input_multiple,
+                               options=family.tiny)
+    path = tmp_path / f"{name}.keras"
+    colorizer.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert isinstance(reloaded, Colorizer)
+    assert (reloaded.family, reloaded.head, reloaded.input_multiple, reloaded.output_stride) == (
+        family.name, family.head, family.input_multiple, family.output_stride)
+    assert reloaded.training_size == 8 * family.input_multiple and reloaded.options == family.tiny
+    if family.head == models.BINS:
+        np.testing.assert_array_equal(reloaded.bins, colorizer.bins)
+    lightness = np.random.default_rng(2).uniform(0, 100, (2, 16, 24, 1)).astype(np.float32)
+    np.testing.assert_allclose(reloaded.predict_on_batch(lightness), colorizer.predict_on_batch(lightness), atol=1e-4)
+    # The description is plain JSON inside the archive: readable without Keras.
+    import zipfile
+
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]
+    assert config["family"] == family.name and config["head"] == family.head
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
+def test_every_trainable_weight_gets_a_gradient(name, request):
+    family = _family(name, request)
+    keras.utils.set_random_seed(3)
+    network = family.build(**family.tiny)
+    images = np.stack([synthetic_photo(32, 32, seed=i) for i in range(4)])
+    family.compile_for_training(network, _settings(family), images)
+    # Plain SGD moves exactly the weights whose gradient is non-zero (AdamW's decay would move all).
+    network.compile(optimizer=keras.optimizers.SGD(1e-2), loss=network.loss)
+    lightness, ab = LabBatches(images, 4)[0]
+    before = [np.array(w) for w in network.trainable_weights]
+    network.train_on_batch(lightness, ab)
+    unchanged = [w.path for w, old in zip(network.trainable_weights, before)
+                 if np.array_equal(keras.ops.convert_to_numpy(w), old)]
+    assert before and not unchanged
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
+def test_loss_falls_on_a_small_set_of_photos(name, request):
+    family = _family(name, request)
+    keras.utils.set_random_seed(4)
+    images = np.stack([synthetic_photo(32, 32, seed=i) for i in range(16)])
+    network = family.build(**family.tiny)
+    family.compile_for_training(network, _settings(family, lr=2e-3), images)
+    evaluation = LabBatches(images, 16)
+    before = network.evaluate(evaluation, verbose=0)
+    history = network.fit(LabBatches(images, 8, shuffle=True), epochs=30, verbose=0).history["loss"]
+    after = network.evaluate(evaluation, verbose=0)
+    # Training mode (batch statistics) learns visibly; inference mode (moving statistics) follows.
+    assert history[-1] < 0.75 * history[0], history
+    assert after < 0.9 * before, (before, after)
+
+
+def test_a_new_family_trains_and_colorizes_through_the_command_lines(example_family, photo_folder, tmp_path, capsys):
+    """One module and one registry line: colorize-train and colorize serve the family unchanged."""
+    from colorize.cli import colorize_command
+    from colorize.train_cli import train_command
+
+    output = tmp_path / "example.keras"
+    status = train_command(None, ["example", "--data", str(photo_folder), "--epochs", "1", "--output", str(output),
+                                  "--batch-size", "4", "--filters", "4"])
+    assert status == 0, capsys.readouterr().err
+    settings = json.loads((tmp_path / "example_settings.json").read_text())
+    assert settings["family"] == "example" and settings["filters"] == 4 and "example_note" in settings
+    model = keras.saving.load_model(output)
+    assert model.family == "example" and model.training_size == 16 and model.options == {"filters": 4}
+    image = photo_folder / "class0" / "img00.jpg"
+    assert colorize_command(None, [str(image), "-o", str(tmp_path / "out"), "-m", str(output), "-q"]) == 0
+    assert (tmp_path / "out" / "img00.png").exists()
+    # train_complex.py offers it as an --arch (its registry entry says script="complex").
+    assert train_command("complex", ["--arch", "example", "--output", str(output), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_registry_entries_are_complete():
+    for family in models.families():
+        assert family.head in models.HEADS and family.script in ("simple", "complex")
+        assert family.input_multiple >= 1 and family.output_stride >= 1
+        assert set(family.tiny) <= {option.dest for option in family.model_options}
+        implementation = family.implementation()
+        assert callable(implementation.build) and callable(implementation.compile_for_training)
+    with pytest.raises(KeyError, match="known"):
+        models.get("no-such-family")
