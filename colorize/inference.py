@@ -43,7 +43,7 @@ def load_colorizer(path, families=None, script_hint=None):
     description) are converted on loading (:mod:`colorize.legacy`) with a
     :class:`LegacyModelWarning`; ``python -m colorize.export`` converts them
     for good. Raises ColorizeError(path, reason) for a missing, corrupt or
-    unsuitable file.
+    unsuitable file (another family, or weights that are not finite).
     """
     from colorize.models.colorizer import Colorizer
 
@@ -73,6 +73,9 @@ def load_colorizer(path, families=None, script_hint=None):
     if families is not None and model.family not in families:
         hint = f" ({script_hint})" if script_hint else ""
         raise ColorizeError(path, f"this is a {model.family} model, not one of {', '.join(families)}{hint}")
+    # A diverged training run's weights: every colour would come out NaN.
+    if not all(np.isfinite(weight).all() for weight in model.get_weights()):
+        raise ColorizeError(path, "the model's weights are not finite (NaN or inf: saved by a diverged training run?)")
     return model
 
 
@@ -175,16 +178,57 @@ def decode(colorizer, raw, temperature=None):
     return np.asarray(keras.ops.convert_to_numpy(colorizer.decode(raw, temperature)), np.float32)
 
 
-def compose(lightness, ab_small):
+# Pixels composed at a time: the float32 temporaries of a strip (upsampled ab, Lab,
+# RGB, about 40 bytes a pixel) stay near 100 MB whatever the photo's size, instead
+# of 4 GB for a 100-megapixel one.
+STRIP_PIXELS = 1 << 21
+
+
+def compose(lightness, ab_small, strip_pixels=None):
     """Join full-res L (H, W) in [0, 100] with ab (h, w, 2) upsampled -> uint8 RGB (H, W, 3).
 
     Only ab is upsampled (bilinear); the image's own L is kept, so the
     lightness of the result equals the input's up to 8-bit rounding and
-    gamut clipping.
+    gamut clipping. Works in horizontal strips of about ``strip_pixels``
+    (default STRIP_PIXELS), so the only full-size arrays are L and the
+    result; every pixel comes out exactly as from one full-size pass. Raises
+    ValueError when ab holds NaN or inf (there is no colour to show for it;
+    OpenCV would turn it into white or black).
     """
+    ab_small = np.ascontiguousarray(ab_small, np.float32)
+    if not np.isfinite(ab_small).all():
+        raise ValueError("the predicted colours are not finite (NaN or inf)")
     height, width = lightness.shape
-    ab = cv2.resize(np.ascontiguousarray(ab_small, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return color.l_ab_to_rgb(lightness, ab)
+    rows_of, weights = _vertical_taps(ab_small.shape[0], height)
+    # The horizontal half of cv2.resize's bilinear pass, at the network's few rows (cheap).
+    wide = cv2.resize(ab_small, (width, ab_small.shape[0]), interpolation=cv2.INTER_LINEAR)
+    result = np.empty((height, width, 3), np.uint8)
+    step = max(1, (strip_pixels or STRIP_PIXELS) // max(width, 1))
+    for top in range(0, height, step):
+        rows = slice(top, min(top + step, height))
+        # The vertical half, as cv2.resize computes it (float32 products, then their sum),
+        # so the strips join into exactly cv2.resize(ab_small, (width, height)).
+        upper, lower = rows_of[rows].T
+        ab = wide[upper] * weights[rows, 0, None, None]
+        ab += wide[lower] * weights[rows, 1, None, None]
+        result[rows] = color.l_ab_to_rgb(lightness[rows], ab)
+    return result
+
+
+def _vertical_taps(source, target):
+    """cv2.resize's bilinear source rows and weights for ``target`` rows from ``source`` rows.
+
+    Returns (rows (target, 2) int, weights (target, 2) float32): row y of the
+    result is ``weights[y, 0] * src[rows[y, 0]] + weights[y, 1] * src[rows[y, 1]]``.
+    OpenCV maps pixel centres (y + 0.5) * scale - 0.5 in float32 and clamps
+    the rows at the borders while keeping the weights.
+    """
+    position = ((np.arange(target) + 0.5) * (source / target) - 0.5).astype(np.float32)
+    first = np.floor(position)
+    fraction = (position - first).astype(np.float32)
+    first = first.astype(np.int64)
+    rows = np.stack([np.clip(first, 0, source - 1), np.clip(first + 1, 0, source - 1)], axis=1)
+    return rows, np.stack([np.float32(1) - fraction, fraction], axis=1)
 
 
 def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True):

@@ -25,6 +25,7 @@ from colorize.helpformat import HelpFormatter
 # training options are added to these. --epochs may be raised on resume.
 _FIXED_ON_RESUME = (
     "family", "data", "size", "batch_size", "lr", "seed", "no_augment", "val_fraction", "test_fraction", "init",
+    "no_cache",
 )
 # Largest training size: a batch of 32 at 1024 px already needs tens of GiB for the activations.
 MAX_TRAIN_SIZE = 1024
@@ -63,6 +64,11 @@ def add_common_options(parser, family):
     parser.add_argument("--patience", type=int, default=7, help="early stopping patience (epochs)")
     parser.add_argument("--min-delta", type=float, default=1e-3, help="smallest validation-loss improvement that counts")
     parser.add_argument("--workers", type=int, default=1, help="data-loading worker threads")
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="families with a frozen pretrained encoder: run it in every step instead of computing its features "
+        "once (then the usual zoom/rotation/shear augmentation applies; with the cache only flips do)",
+    )
 
 
 def add_family_options(parser, family):
@@ -104,9 +110,14 @@ def _validate(parser, args, family):
     for option in ("epochs", "batch_size", "workers", "patience"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
+    # Every float option, the family's included (argparse's float() takes "nan", "inf" and "1e999").
     for key, value in vars(args).items():
         if isinstance(value, float) and not math.isfinite(value):
             parser.error(f"--{key.replace('_', '-')} must be a finite number, got {value}")
+    # A family's float builder options are size multipliers (e.g. --width).
+    for option in family.model_options:
+        if option.type is float and not getattr(args, option.dest) > 0:
+            parser.error(f"{option.flag} must be greater than 0, got {getattr(args, option.dest)}")
     if not args.lr > 0:
         parser.error("--lr must be greater than 0")
     if args.min_delta < 0:
@@ -139,6 +150,8 @@ def _fail(prog, message):
 
 def _unwritable_reason(output):
     """Why ``output``'s folder cannot take the run's files (None when it can)."""
+    if Path(output).is_dir():
+        return "is a folder, not a .keras file"
     folder = Path(output).resolve().parent
     existing = folder
     while not existing.exists():
@@ -181,6 +194,9 @@ def train_command(script=None, argv=None):
     train_complex.py (``--arch``, default the Zhang classifier).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    from colorize.cli import guard_std_streams
+
+    guard_std_streams()
     if script is None:
         return _train_console(argv)
     if script == "simple":
@@ -239,7 +255,22 @@ def run_training(parser, argv):
     for folder in args.data:
         if folder.lower() != "cifar10" and not Path(folder).is_dir():
             return _fail(prog, f"{folder}: no such folder")
+    if args.init and not args.resume:
+        # Checked before the data is loaded: a wrong file should not cost minutes of decoding first.
+        from colorize.errors import ColorizeError
+        from colorize.inference import load_colorizer
+
+        try:
+            load_colorizer(args.init, families=[family.name])
+        except ColorizeError as error:
+            return _fail(prog, f"--init {args.init}: {str(error).splitlines()[0]}")
     return _train(prog, family, args, files)
+
+
+# Fewer images than these train and validate without error but mean nothing: the
+# validation loss that picks the best model and stops the run is one photo's.
+FEW_TRAIN_IMAGES = 8
+FEW_VAL_IMAGES = 2
 
 
 def _train(prog, family, args, files):
@@ -258,43 +289,93 @@ def _train(prog, family, args, files):
     )
     if len(splits["train"]) == 0 or len(splits["val"]) == 0:
         return _fail(prog, f"{' '.join(args.data)}: not enough colour images to train and validate")
+    if len(splits["train"]) < FEW_TRAIN_IMAGES or len(splits["val"]) < FEW_VAL_IMAGES:
+        print(
+            f"warning: only {len(splits['train'])} training and {len(splits['val'])} validation images: too few to "
+            f"learn colours from or to pick the best epoch by (use at least {FEW_TRAIN_IMAGES} and {FEW_VAL_IMAGES})",
+            file=sys.stderr,
+        )
 
-    from colorize import training
+    from colorize import runfiles, training
+    from colorize.errors import ColorizeError
     from colorize.models.colorizer import make_colorizer
 
     options = family.option_values(args)
     network = family.build(**options)
-    extras = family.compile_for_training(network, args, splits["train"])
+    split = None if args.no_cache else family.split_frozen(network)
+    trained = network if split is None else split[1]
+    extras = family.compile_for_training(trained, args, splits["train"])
     colorizer = make_colorizer(family, network, training_size=args.size, options=options)
-    if args.init and not args.resume:  # on resume the backup holds newer weights
-        from colorize.errors import ColorizeError
-        from colorize.inference import load_colorizer
+    try:
+        if args.init and not args.resume:  # on resume the backup holds newer weights
+            from colorize.inference import load_colorizer
 
-        try:
-            source = load_colorizer(args.init, families=[family.name])
-            network.set_weights(source.network.get_weights())
-        except (ColorizeError, ValueError) as error:
-            return _fail(prog, f"--init {args.init}: {str(error).splitlines()[0]}")
+            network.set_weights(load_colorizer(args.init, families=[family.name]).network.get_weights())
+        else:
+            family.initialize(network, args)
+    except (ColorizeError, ValueError, RuntimeError) as error:
+        source = f"--init {args.init}" if args.init and not args.resume else f"{family.name} model"
+        return _fail(prog, f"{source}: {str(error).splitlines()[0]}")
     files["settings"].parent.mkdir(parents=True, exist_ok=True)
-    files["settings"].write_text(json.dumps({**vars(args), **extras}, indent=2))
-    train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True,
-                       seed=args.seed, workers=args.workers)
-    val = LabBatches(splits["val"], args.batch_size)
+    # Atomic: a kill while writing must not leave a settings file that --resume cannot read.
+    runfiles.write_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
+    if split is None:
+        train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True,
+                           seed=args.seed, workers=args.workers)
+        val = LabBatches(splits["val"], args.batch_size)
+    else:
+        from colorize.data import FeatureBatches
+
+        start = time.perf_counter()
+        train = FeatureBatches(splits["train"], split[0], args.batch_size, flip=not args.no_augment, shuffle=True,
+                               seed=args.seed, workers=args.workers, description="encoder features (train)")
+        val = FeatureBatches(splits["val"], split[0], args.batch_size, description="encoder features (val)")
+        print(f"frozen encoder features of {len(splits['train']) + len(splits['val'])} images computed in "
+              f"{time.perf_counter() - start:.0f} s; training the rest on them")
     pipeline_rate = training.pipeline_images_per_second(train)
     print(f"input pipeline alone (decoded images -> augmented L, ab batches): {pipeline_rate:.0f} images/s")
-    history, rates = training.fit(
-        network, train, val, args.output, args.epochs, resume=args.resume, patience=args.patience,
-        min_delta=args.min_delta, saved=colorizer,
-    )
+    try:
+        history, rates = training.fit(
+            trained, train, val, args.output, args.epochs, resume=args.resume, patience=args.patience,
+            min_delta=args.min_delta, saved=colorizer,
+        )
+    except ColorizeError as error:  # a backup that does not fit this model
+        return _fail(prog, f"--resume: {error}")
     if rates:
         print(
             f"training speed: {sorted(rates)[len(rates) // 2]:.1f} images/s (median over {len(rates)} epochs); "
             f"input pipeline alone: {pipeline_rate:.0f} images/s"
         )
+    diverged = _diverged(history)
+    if diverged:
+        return _fail(prog, f"{diverged}; {_kept_model(files)}")
     print(f"best model: {files['model']}  log: {files['log']}  curves: {files['plot']}")
     return 0
+
+
+def _diverged(history):
+    """'training diverged in epoch N (loss nan) ...' when an epoch's loss was not finite, else None."""
+    for epoch, loss in zip(history.epoch, history.history.get("loss", [])):
+        if not math.isfinite(loss):
+            return f"training diverged in epoch {epoch + 1} (loss {loss}) and was stopped"
+    return None
+
+
+def _kept_model(files):
+    """Which epoch's model the best-model file holds (the first lowest finite validation loss), in words."""
+    from colorize.runfiles import read_log
+
+    finite = [row for row in read_log(files["log"]) if math.isfinite(row.get("val_loss", math.nan))]
+    best = min(finite, key=lambda row: row["val_loss"], default=None)
+    if best is None or not files["model"].exists():
+        return "no model was saved (no epoch ended with finite weights); try a lower --lr"
+    return f"kept the model of epoch {int(best['epoch']) + 1} (val_loss {best['val_loss']:.4g}): {files['model']}"
 
 
 def main(argv=None):
     """Console script ``colorize-train``."""
     return train_command(None, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

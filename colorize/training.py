@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from colorize.callbacks import EARLY_STOP_MIN_DELTA, EARLY_STOP_PATIENCE, make_callbacks
+from colorize.callbacks import EARLY_STOP_MIN_DELTA, EARLY_STOP_PATIENCE, EpochBackup, make_callbacks
 
 # Parameters that weight decay must not shrink (biases and BatchNorm's affine
 # and running statistics), matched as substrings of variable names.
@@ -34,16 +34,18 @@ def fit(
     ``saved``: what the best-model file holds (the Colorizer wrapping
     ``model``; None: ``model`` itself). Returns (history, images_per_second
     list). When the backup shows the run finished its epochs already,
-    nothing is trained.
+    nothing is trained. Raises ColorizeError when the backup being resumed
+    does not fit ``model``.
     """
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     callbacks, throughput = make_callbacks(
         output, resume=resume, patience=patience, min_delta=min_delta, batch_size=train_batches.batch_size,
         saved=saved,
     )
-    # Extra callbacks go before the backup so that the backup stays the very last step of an epoch.
-    callbacks[-1:-1] = list(extra_callbacks)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    # BackupAndRestore needs built weights (and a built optimizer) to restore into.
+    # Extra callbacks go before the epoch's commit, so that what they do is part of a finished epoch.
+    commit = next(index for index, callback in enumerate(callbacks) if isinstance(callback, EpochBackup))
+    callbacks[commit:commit] = list(extra_callbacks)
+    # The backup restores into built weights (and a built optimizer).
     if not model.built:
         model.build((None, None, None, 1))
     history = model.fit(

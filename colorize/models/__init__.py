@@ -17,7 +17,7 @@ plain data that needs no Keras (so ``--help`` stays instant):
     defaults        its training defaults (size, lr, ...)
     tiny            builder keywords of a seconds-fast model for the tests
 
-The family's module provides two functions:
+The family's module provides two functions (and optionally two more):
 
     build(**model_options) -> keras.Model
         L (B, H, W, 1) in [0, 100] -> the head's output: ab (B, H/s, W/s, 2)
@@ -28,6 +28,16 @@ The family's module provides two functions:
         y = ab in Lab units). ``settings`` holds the parsed options;
         ``train_images`` is uint8 RGB (N, S, S, 3). Returns extra values to
         record in the run's settings file.
+    initialize(network, settings)                               (optional)
+        Put pretrained weights in before training (e.g. an ImageNet
+        backbone); never called when a saved model is loaded.
+    split_frozen(network) -> (encoder, trainable)               (optional)
+        A frozen encoder and the trainable rest, which takes
+        [L] + the encoder's outputs: training then computes the encoder's
+        features once and trains the rest alone (``--cache-features``).
+
+A family whose builder has a ``head`` option ("regression" or "bins")
+records the head it was built with in the saved model.
 
 Adding a family is one module with those two functions and one ``register``
 line below. Nothing outside this module branches on a family name: callers
@@ -100,6 +110,17 @@ class Family:
 
     def compile_for_training(self, network, settings, train_images):
         return self.implementation().compile_for_training(network, settings, train_images)
+
+    def initialize(self, network, settings):
+        """Load pretrained weights where the family has them (a no-op otherwise)."""
+        initialize = getattr(self.implementation(), "initialize", None)
+        if initialize is not None:
+            initialize(network, settings)
+
+    def split_frozen(self, network):
+        """(frozen encoder, trainable part) where the family has a frozen encoder, else None."""
+        split = getattr(self.implementation(), "split_frozen", None)
+        return None if split is None else split(network)
 
     def option_values(self, settings, options=None):
         """{dest: value} of this family's model options (or ``options``) taken from ``settings``."""
@@ -177,5 +198,59 @@ register(
         ),
         defaults={"size": 128, "lr": 3e-4},
         tiny={"width": 0.125, "middle_blocks": 1},
+    )
+)
+
+# Pretrained encoders (colorize.models.backbones.SPECS; a test keeps the two lists equal).
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite2", "resnet50", "efficientnet_b0", "inception_resnet_v2")
+_BACKBONE_HELP = ("pretrained ImageNet encoder: efficientnet_lite0/lite2 ship with the package (offline); "
+                  "resnet50, efficientnet_b0, inception_resnet_v2 download their weights (Colab)")
+_HEAD = Option("--head", str, REGRESSION, "regression: ab with the L2 loss; bins: Zhang's classifier over the Q ab "
+               "bins with the rebalanced loss", choices=HEADS)
+_BINS_TRAINING = (
+    Option("--lam", float, 0.5, "bins head: rebalancing mix with the uniform prior, in (0, 1]", aliases=("--lambda",)),
+    Option("--plain-ce", None, False, "bins head: plain (unweighted) soft cross-entropy"),
+    Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+)
+
+register(
+    Family(
+        name="unet",
+        module="colorize.models.unet",
+        summary="a U-Net decoder on a frozen pretrained ImageNet encoder (skips at strides 4-32 plus its global "
+        "embedding), regression or bins head at 1/4 resolution",
+        head=REGRESSION,
+        input_multiple=32,
+        output_stride=4,
+        script="complex",
+        model_options=(
+            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES[:2] + BACKBONES[2:4]),
+            _HEAD,
+            Option("--width", float, 1.0, _WIDTH_HELP + " of the decoder"),
+        ),
+        train_options=_BINS_TRAINING,
+        defaults={"size": 128, "lr": 1e-3},
+        tiny={"backbone": "efficientnet_lite0", "head": REGRESSION, "width": 0.125},
+    )
+)
+
+register(
+    Family(
+        name="fusion",
+        module="colorize.models.fusion",
+        summary="the Northeastern report's / Vlore paper's fusion encoder-decoder: a pretrained classifier's global "
+        "embedding tiled over the bottleneck of an encoder-decoder on L",
+        head=REGRESSION,
+        input_multiple=32,
+        output_stride=2,
+        script="complex",
+        model_options=(
+            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES),
+            _HEAD,
+            Option("--width", float, 0.5, _WIDTH_HELP + " of the encoder-decoder on L"),
+        ),
+        train_options=_BINS_TRAINING,
+        defaults={"size": 128, "lr": 1e-3},
+        tiny={"backbone": "efficientnet_lite0", "head": REGRESSION, "width": 0.125},
     )
 )

@@ -38,14 +38,18 @@ def lightness_input(name="lightness"):
     return inputs, normalised
 
 
-def regression_output(x, name="ab"):
+def regression_output(x, name="ab", start_gray=False):
     """3x3 conv to 2 channels (normalised ab, linear) then x AB_NORM: ab (B, H, W, 2) in Lab units.
 
     The network learns ab / AB_NORM (values about [-1.2, 1.2], a good scale
     for the initialisation); the constant factor lives in the graph so the
     model's output is ab itself. float32 under a mixed-precision policy.
+    ``start_gray``: a zero kernel, so an untrained model outputs gray (ab = 0)
+    instead of random colours: with a pretrained encoder feeding large
+    activations this avoids a first epoch spent undoing loud noise.
     """
-    x = layers.Conv2D(2, 3, padding="same", name=name, dtype="float32")(x)
+    initializer = "zeros" if start_gray else "glorot_uniform"
+    x = layers.Conv2D(2, 3, padding="same", name=name, dtype="float32", kernel_initializer=initializer)(x)
     return layers.Rescaling(AB_NORM, name="denormalize_ab", dtype="float32")(x)
 
 
@@ -221,15 +225,24 @@ class Colorizer(keras.Model):
 def make_colorizer(family, network, training_size=None, options=None, name=None):
     """Wrap a family's trained ``network`` into a :class:`Colorizer` with the family's metadata.
 
-    ``family`` is a registry entry (``colorize.models.get(name)``).
+    ``family`` is a registry entry (``colorize.models.get(name)``). A family
+    whose head is a builder option (``head=...``) records the one built.
     """
     return Colorizer(
         network,
         family=family.name,
-        head=family.head,
+        head=(options or {}).get("head", family.head),
         input_multiple=family.input_multiple,
         output_stride=family.output_stride,
         training_size=training_size,
         options=options,
         name=name or f"colorizer_{family.name}",
     )
+
+
+# Every custom layer a saved colorizer may contain must be registered before
+# keras.saving.load_model reads one; importing them here makes "import this
+# module" the one requirement. (At the end: they import the helpers above.)
+from colorize.models import backbones as _backbones  # noqa: E402,F401
+from colorize.models import blocks as _blocks  # noqa: E402,F401
+from colorize import losses as _losses  # noqa: E402,F401  (a trained part saved compiled)

@@ -125,17 +125,7 @@ def compile_for_training(network, settings, train_images):
     weights made from it (``settings.lam``, or none with ``settings.plain_ce``)
     travel inside the loss. Returns {"class_prior": p} for the run's settings.
     """
-    from colorize.losses import RebalancedSoftCrossEntropy
-    from colorize.rebalance import class_weights, prior_from_rgb
-    from colorize.training import make_adamw
+    from colorize.models import BINS, get
+    from colorize.models.heads import compile_for_head
 
-    prior = prior_from_rgb(train_images, seed=getattr(settings, "seed", 0))
-    weights = None
-    if not settings.plain_ce:
-        weights = class_weights(prior, lam=settings.lam)
-        print(f"class rebalancing: lambda={settings.lam}, weights {weights.min():.2f}..{weights.max():.2f}")
-    network.compile(
-        optimizer=make_adamw(settings.lr, weight_decay=settings.weight_decay),
-        loss=RebalancedSoftCrossEntropy(weights=None if weights is None else [float(w) for w in weights]),
-    )
-    return {"class_prior": [round(float(p), 8) for p in prior]}
+    return compile_for_head(network, BINS, settings, train_images, get("zhang").output_stride)

@@ -1,0 +1,82 @@
+"""The fusion colorizer of the Northeastern report and the Vlore paper (Deep Koalarization).
+
+    L (B, H, W, 1) in [0, 100]
+      -> encoder on L: 8 conv-BN-ReLU layers, three of stride 2       -> (H/8, W/8, 256w)
+      -> global embedding of the pretrained backbone on the gray RGB of L (frozen),
+         tiled over every bottleneck position and concatenated (the fusion layer),
+         then a 1x1 conv-BN-ReLU to 256w channels
+      -> decoder: conv 128w, up x2, conv 64w, conv 64w, up x2, conv 32w
+      -> head at 1/2 resolution: ab (regression) or logits over the Q bins
+
+The reports fuse ResNet50 (Northeastern) or Inception-ResNet-v2 (Vlore)
+features; any backbone of :mod:`colorize.models.backbones` works, the offline
+default is EfficientNet-Lite0. The backbone is the frozen ``encoder``
+sub-model (only its pooled embedding is used), so training caches it once
+(:func:`split_frozen`). Registered as the ``fusion`` family.
+"""
+
+import keras
+from keras import layers
+
+from colorize.models import BINS, REGRESSION
+from colorize.models.backbones import build_backbone, load_backbone_weights
+from colorize.models.blocks import FuseGlobal, apply_bins_head, apply_conv_bn_relu, channels
+from colorize.models.colorizer import lightness_input, regression_output
+
+OUTPUT_STRIDE = 2
+# (filters at width 1, stride) of the encoder on L, as in Deep Koalarization.
+ENCODER = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1))
+
+
+def build_colorizing_part(encoder, head=REGRESSION, width=0.5, num_bins=None):
+    """The trainable part: [L, embedding] -> ab or logits at 1/2 resolution."""
+    lightness, x = lightness_input()
+    embedding = keras.Input(shape=(encoder.output.shape[-1],), name="embedding")
+    for index, (filters, stride) in enumerate(ENCODER, start=1):
+        x = apply_conv_bn_relu(x, channels(filters, width), f"enc{index}", strides=stride)
+    x = FuseGlobal(name="fuse")([x, embedding])
+    x = apply_conv_bn_relu(x, channels(256, width), "fusion", kernel=1)
+    x = apply_conv_bn_relu(x, channels(128, width), "dec1")
+    x = layers.UpSampling2D(2, name="up1")(x)
+    x = apply_conv_bn_relu(x, channels(64, width), "dec2")
+    x = apply_conv_bn_relu(x, channels(64, width), "dec3")
+    x = layers.UpSampling2D(2, name="up2")(x)
+    x = apply_conv_bn_relu(x, channels(32, width), "dec4")
+    if head == REGRESSION:
+        outputs = regression_output(x, start_gray=True)
+    elif head == BINS:
+        from colorize.quantize import ab_bins
+
+        outputs = apply_bins_head(x, num_bins or len(ab_bins()))
+    else:
+        raise ValueError(f"head must be {REGRESSION!r} or {BINS!r}, got {head!r}")
+    return keras.Model([lightness, embedding], outputs, name="decoder")
+
+
+def build(backbone="efficientnet_lite0", head=REGRESSION, width=0.5):
+    """The registry's builder: L (B, H, W, 1) in [0, 100] -> ab (B, H/2, W/2, 2) or logits (B, H/2, W/2, Q).
+
+    H and W multiples of 8 (32 keeps the backbone's pooling exact).
+    """
+    encoder = build_backbone(backbone, skips=False)
+    trainable = build_colorizing_part(encoder, head=head, width=width)
+    lightness = keras.Input(shape=(None, None, 1), name="lightness")
+    embedding = encoder(lightness)
+    return keras.Model(lightness, trainable([lightness, embedding]), name=f"fusion_{backbone}")
+
+
+def initialize(network, settings):
+    """Load the backbone's ImageNet weights (before training; not on reloading a saved model)."""
+    load_backbone_weights(network.get_layer("encoder"), settings.backbone)
+
+
+def split_frozen(network):
+    """(frozen encoder, trainable part taking [L, embedding])."""
+    return network.get_layer("encoder"), network.get_layer("decoder")
+
+
+def compile_for_training(model, settings, train_images):
+    """AdamW and the head's loss on the 1/2 grid."""
+    from colorize.models.heads import compile_for_head
+
+    return compile_for_head(model, settings.head, settings, train_images, OUTPUT_STRIDE)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Training of the pretrained-semantics families on the shared photos (all but diverse/unseen/),
+# as it was run on the 2-core CPU. Each stage is resumable: re-run the same line with --resume
+# after an interruption (the script does that by itself when a stage's backup folder exists).
+#
+#   bash scripts/train_pretrained.sh [STAGE...]     # stages: unet_bins (default), unet_reg, fusion
+#
+# DATA (default ../shared/data) holds the photos; outputs go under runs/pretrained/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+OUT=runs/pretrained
+mkdir -p "$OUT"
+FOLDERS=("$DATA/imagenette/train" "$DATA/imagenette/val" "$DATA/scenes" "$DATA/faces" "$DATA/diverse/train")
+
+run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
+  local name=$1; shift
+  local output="$OUT/$name.keras"
+  if [ -d "$output.backup" ]; then
+    echo "+ python -m colorize.train_cli ... --output $output --resume"
+    python -m colorize.train_cli "$@" --data "${FOLDERS[@]}" --output "$output" --resume
+  elif [ -f "$output" ]; then
+    echo "$name: finished already ($output)"
+  else
+    echo "+ python -m colorize.train_cli $* --output $output"
+    python -m colorize.train_cli "$@" --data "${FOLDERS[@]}" --output "$output"
+  fi
+}
+
+for stage in "${@:-unet_bins}"; do
+  case $stage in
+    # U-Net decoder (width 0.5) on frozen EfficientNet-Lite0 features, Zhang bins head, lambda 0.8.
+    unet_bins) run unet_bins unet --backbone efficientnet_lite0 --head bins --lam 0.8 --width 0.5 \
+                 --size 128 --epochs 30 --patience 5 --lr 1e-3 --batch-size 32 --min-delta 0.001 ;;
+    # The same with the L2 regression head.
+    unet_reg) run unet_reg unet --backbone efficientnet_lite0 --head regression --width 0.5 \
+                --size 128 --epochs 30 --patience 5 --lr 1e-3 --batch-size 32 --min-delta 0.0001 ;;
+    # The reports' fusion encoder-decoder (Lite0 embedding fused at the bottleneck), regression head.
+    fusion) run fusion fusion --backbone efficientnet_lite0 --head regression --width 0.5 \
+              --size 128 --epochs 30 --patience 5 --lr 1e-3 --batch-size 32 --min-delta 0.0001 ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
