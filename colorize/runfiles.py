@@ -33,6 +33,7 @@ import io
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 # Version of the backup record format written by colorize.callbacks.EpochBackup.
@@ -201,6 +202,18 @@ def latest_backup(folder):
         except ValueError as error:
             problems.append(f"the backup of epoch {epochs} ({path.name}): {error}")
     return None, problems
+
+
+def remove_finished_backup(output):
+    """Delete a backup folder that a finished run was killed while deleting (its records gone first).
+
+    A backup without a record but beside finished epochs holds nothing to
+    resume from: the records are deleted first when a run ends.
+    """
+    files = run_files(output)
+    if files["backup"].is_dir() and not has_backup(files["backup"]):
+        if read_log(files["log"]) or files["model"].exists():
+            shutil.rmtree(files["backup"], ignore_errors=True)
 
 
 def check_output(output, resume):

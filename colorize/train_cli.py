@@ -239,6 +239,7 @@ def run_training(parser, argv):
     from colorize import runfiles
 
     files = runfiles.run_files(args.output)
+    runfiles.remove_finished_backup(args.output)
     try:
         runfiles.check_output(args.output, args.resume)
     except (FileExistsError, FileNotFoundError) as error:
@@ -347,8 +348,9 @@ def _train(prog, family, args, files):
             f"input pipeline alone: {pipeline_rate:.0f} images/s"
         )
     diverged = _diverged(history)
-    if diverged:
-        return _fail(prog, f"{diverged}; {_kept_model(files)}")
+    if diverged:  # status 1: the run did not do what was asked, but what it kept is usable
+        _fail(prog, f"{diverged}; {_kept_model(files)}")
+        return 1
     print(f"best model: {files['model']}  log: {files['log']}  curves: {files['plot']}")
     return 0
 

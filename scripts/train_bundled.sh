@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the bundled models in data/ were trained: on this project's 2-core CPU, both models in
+# How the bundled models (colorize/assets/models/, data/ at the time) were trained: on this project's 2-core CPU, both models in
 # parallel, two stages each (see BENCHMARKS.md for the times). DATA points at the shared
 # training photos. imagenette/val is never used for training and the seeded 10% "test" split
 # of every --data folder is held back: together they are the validation photos of the
@@ -54,11 +54,10 @@ python train_complex.py --data $FOLDERS --size 128 --batch-size 32 --epochs 6 --
     --lr 1e-4 --min-delta 1e-4 --lam 0.8 --no-augment --init "$OUT/complex_128.keras" \
     --output "$OUT/complex_noaug.keras"
 
-# Ship the best checkpoints without their optimizer state (3x smaller), with their settings
-# (the CLI reads the training size from NAME_settings.json as the default working size).
+# Ship the best checkpoints as self-describing colorizers (no optimizer state; the training size
+# inside the file). Runs of the earlier format are converted from their settings file beside them.
 for pair in simple:simple_noaug complex:complex_noaug; do
     kind=${pair%%:*} run=${pair##*:}
-    python -c "import colorize, sys; from colorize.training import export_for_inference as e; e(sys.argv[1], sys.argv[2])" \
-        "$OUT/$run.keras" "data/$kind.keras"
-    cp "$OUT/${run}_settings.json" "data/${kind}_settings.json"
+    python -m colorize.export "$OUT/$run.keras" "colorize/assets/models/$kind.keras" --overwrite
+    cp "$OUT/${run}_settings.json" "scripts/bundled/${kind}_settings.json"
 done
