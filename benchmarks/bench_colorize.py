@@ -161,7 +161,7 @@ def bench_per_image(runs):
     from colorize.io import read_image, write_png
 
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("simple", "complex"):
+        for kind in ("simple", "unet"):
             model = load_colorizer(bundled_model(kind))
             for side in (256, 1024):
                 source = save(Path(tmp) / f"{side}.jpg", photo(side, side))
@@ -228,7 +228,7 @@ def main():
     if args.model is None:
         from colorize.bundled import bundled_model
 
-        args.model = str(bundled_model("complex"))
+        args.model = str(bundled_model("unet"))
     if "help" in args.only:
         bench_help(args.runs)
     if "startup" in args.only:

@@ -1,7 +1,10 @@
 """The models and sample photos shipped inside the package (found with importlib.resources).
 
     colorize/assets/models/simple.keras    the CS 512 L2 regression model (colorize_simple.py's default)
-    colorize/assets/models/complex.keras   the Zhang-style classifier (colorize_complex.py's and colorize's default)
+    colorize/assets/models/unet.keras      a Zhang-style classifier head (bins, rebalanced loss) on a U-Net over
+                                           frozen EfficientNet-Lite0 features: colorize_complex.py's and
+                                           colorize's default
+    colorize/assets/models/zhang.keras     the earlier default: Zhang et al.'s classifier trained from scratch
     colorize/assets/samples/               public-domain / CC0 photos colorized by a run without arguments
 
 They are package data, so they are there after ``pip install .`` as well as
@@ -13,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 # Bundled model used when a command line is given no --model.
-DEFAULT_MODEL = "complex"
-MODEL_NAMES = ("simple", "complex")
+DEFAULT_MODEL = "unet"
+MODEL_NAMES = ("simple", "zhang", "unet")
 
 
 def _asset(*parts):
@@ -24,7 +27,7 @@ def _asset(*parts):
 
 
 def bundled_model(name=DEFAULT_MODEL):
-    """Path of the bundled model ``name`` ("simple" or "complex")."""
+    """Path of the bundled model ``name`` (one of MODEL_NAMES)."""
     if name not in MODEL_NAMES:
         raise KeyError(f"no bundled model {name!r} (bundled: {', '.join(MODEL_NAMES)})")
     return _asset("models", f"{name}.keras")

@@ -116,8 +116,9 @@ class EpochBackup(keras.callbacks.Callback):
             if record is None or epochs > record["epochs"]:
                 self._delete_generation(epochs)  # damaged: never to be tried again
         if record is None:
-            reason = "; ".join(problems) or "no epoch was committed"
-            self.warn(f"{self.folder}: no usable backup ({reason}); starting the run again from its first epoch")
+            if self.folder.exists():  # else nothing was ever backed up: a plain start
+                reason = "; ".join(problems) or "no epoch was committed"
+                self.warn(f"{self.folder}: no usable backup ({reason}); starting the run again from its first epoch")
             self._discard()
             with contextlib.suppress(FileNotFoundError):
                 self.log_path.unlink()
@@ -145,7 +146,8 @@ class EpochBackup(keras.callbacks.Callback):
         if epochs < 1 or len(rows) != epochs:
             return None, f"the Keras backup {weights.name}: its {epochs} epochs do not match the log"
         log = {"fields": fields, "rows": rows}
-        return {"format": runfiles.BACKUP_FORMAT, "epochs": epochs, "weights": weights.name, "finished": False, "log": log}, None
+        record = {"format": runfiles.BACKUP_FORMAT, "epochs": epochs, "weights": weights.name, "finished": False}
+        return {**record, "log": log}, None
 
     def on_train_begin(self, logs=None):
         if self.record is None:

@@ -36,9 +36,9 @@ TEMPERATURE_RANGE = (0.01, 10.0)
 _SCRIPTS = {
     None: {
         "prog": "colorize",
-        "model": "complex",
+        "model": "unet",
         "description": "Colorize grayscale photos with a trained colorizer (any family; default: the bundled "
-        "Zhang-style classifier).",
+        "Zhang-style classifier on pretrained U-Net features).",
     },
     "simple": {
         "prog": "colorize_simple.py",
@@ -47,7 +47,7 @@ _SCRIPTS = {
     },
     "complex": {
         "prog": "colorize_complex.py",
-        "model": "complex",
+        "model": "unet",
         "description": "Colorize grayscale photos with the Zhang-et-al-style classifier over quantized ab "
         "colours (or another family's model given with --model).",
     },
@@ -399,7 +399,8 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
                 pending = []
                 for (path, relative, image, lum), ab in zip(good, abs_small):
                     if not np.isfinite(ab).all():  # would come out white or black, not colorized
-                        report(ColorizeError(path, "the model's colours for it are not finite (NaN or inf); not written"))
+                        reason = "the model's colours for it are not finite (NaN or inf); not written"
+                        report(ColorizeError(path, reason))
                         bar.update(1)
                         continue
                     target = targets.claim(relative)

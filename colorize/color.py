@@ -82,6 +82,13 @@ def rgb_to_lightness(rgb):
     """
     rgb = np.asarray(rgb)
     if rgb.dtype == np.uint8:
+        if rgb.ndim == 3 and rgb.shape[0] * rgb.shape[1] > _CHUNK_PIXELS:
+            # Row strips: the float32 temporaries of a 99-megapixel photo would take about 2 GB.
+            rows = max(1, _CHUNK_PIXELS // rgb.shape[1])
+            out = np.empty(rgb.shape[:2], np.float32)
+            for top in range(0, rgb.shape[0], rows):
+                out[top : top + rows] = rgb_to_lightness(rgb[top : top + rows])
+            return out
         lut = _WEIGHTED_LINEAR_LUT
         y = lut[rgb[..., 0], 0] + lut[rgb[..., 1], 1] + lut[rgb[..., 2], 2]
     else:

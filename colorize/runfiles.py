@@ -185,7 +185,9 @@ def read_record(path):
     except OSError as error:
         raise ValueError(f"{weights.name} unreadable ({error.strerror or error})") from None
     if actual != expected:
-        raise ValueError(f"{weights.name} is damaged ({actual[0]} bytes, its record says {expected[0]}, checksum differs)")
+        raise ValueError(
+            f"{weights.name} is damaged ({actual[0]} bytes, its record says {expected[0]}, checksum differs)"
+        )
     return record
 
 

@@ -77,4 +77,9 @@ def quiet_keras():
 
         # The first tensor operation initialises the TF runtime, which logs too.
         keras.ops.convert_to_numpy(keras.ops.zeros((1,)))
+    # TensorFlow's Python logger warns about "retracing" whenever photos of a new shape arrive,
+    # which a folder of mixed photos always does; it is expected here, not a problem to report.
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras

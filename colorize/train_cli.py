@@ -231,7 +231,7 @@ def run_training(parser, argv):
     prog = parser.prog
     reason = _unwritable_reason(args.output)
     if reason:
-        return _fail(prog, f"{args.output}: {reason}")
+        return _fail(prog, f"--output {args.output}: {reason}")
 
     from colorize.runtime import quiet_keras
 
@@ -264,7 +264,7 @@ def run_training(parser, argv):
         try:
             load_colorizer(args.init, families=[family.name])
         except ColorizeError as error:
-            return _fail(prog, f"--init {args.init}: {str(error).splitlines()[0]}")
+            return _fail(prog, f"--init {args.init}: {error.reason}")
     return _train(prog, family, args, files)
 
 
@@ -304,7 +304,7 @@ def _train(prog, family, args, files):
     options = family.option_values(args)
     network = family.build(**options)
     split = None if args.no_cache else family.split_frozen(network)
-    trained = network if split is None else split[1]
+    trained = family.training_model(network, args) if split is None else split[1]
     extras = family.compile_for_training(trained, args, splits["train"])
     colorizer = make_colorizer(family, network, training_size=args.size, options=options)
     try:

@@ -4,7 +4,7 @@
 #
 #   bash scripts/evaluate_unseen.sh [MODEL.keras ...]     (from the repository root)
 #
-# MODEL: default the bundled simple and complex models.
+# MODEL: default the bundled simple, zhang and unet models.
 #   unseen: $DATA/diverse/unseen/ (whole classes kept out of training)  -> runs/eval_unseen/
 #   seen:   the seeded 10% test split of the training folders            -> runs/eval_seen/
 #           (imagenette train+val, scenes, faces, diverse/train; the list is runs/seen_test.txt)
@@ -28,7 +28,7 @@ if [ "$#" -gt 0 ]; then
     models=("$@")
 else
     models=()
-    for name in simple complex; do
+    for name in simple zhang unet; do
         models+=("$(python -c "from colorize.bundled import bundled_model; print(bundled_model('$name'))")")
     done
 fi

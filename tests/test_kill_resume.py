@@ -148,7 +148,7 @@ def test_a_damaged_backup_falls_back_to_the_previous_generation(tmp_path, capsys
         keras.utils.set_random_seed(seed)
         images = np.stack([synthetic_photo(16, 16, seed=i) for i in range(8)])
         model = build_simple_model(width=0.125)
-        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=AbMeanSquaredError())
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=AbMeanSquaredError(), run_eagerly=True)
         return model, LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
 
     class Stop(keras.callbacks.Callback):

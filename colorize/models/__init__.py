@@ -31,6 +31,10 @@ The family's module provides two functions (and optionally two more):
     initialize(network, settings)                               (optional)
         Put pretrained weights in before training (e.g. an ImageNet
         backbone); never called when a saved model is loaded.
+    training_model(network, settings) -> keras.Model            (optional)
+        The model ``fit`` trains when it is not the network itself (a GAN:
+        generator and discriminator together); the saved colorizer still
+        wraps ``network`` alone.
     split_frozen(network) -> (encoder, trainable)               (optional)
         A frozen encoder and the trainable rest, which takes
         [L] + the encoder's outputs: training then computes the encoder's
@@ -116,6 +120,11 @@ class Family:
         initialize = getattr(self.implementation(), "initialize", None)
         if initialize is not None:
             initialize(network, settings)
+
+    def training_model(self, network, settings):
+        """The model that training fits: the family's own training wrapper, else ``network``."""
+        wrap = getattr(self.implementation(), "training_model", None)
+        return network if wrap is None else wrap(network, settings)
 
     def split_frozen(self, network):
         """(frozen encoder, trainable part) where the family has a frozen encoder, else None."""
