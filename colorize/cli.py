@@ -106,8 +106,8 @@ def build_colorize_parser(script=None):
         parser.add_argument(
             "--temperature", "-t", type=_temperature, default=None,
             help=f"annealed-mean temperature of a classifier (bins) model, {low:g}..{high:g}: 1 = plain mean "
-            "(duller), towards 0 = most likely colour (bolder); default: the model's own (0.38 for the "
-            "bundled one); ignored by regression models",
+            "(duller), towards 0 = most likely colour (bolder); default: the model's own (0.7 for the "
+            "bundled default); ignored by regression models",
         )
     parser.add_argument(
         "--no-mirror", dest="mirror", action="store_false", default=argparse.SUPPRESS,
