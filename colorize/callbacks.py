@@ -329,19 +329,12 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if self._save():
             self.best = float(value)
 
-    def _temporary(self):
-        return self.path.with_name(f".{self.path.stem}.partial.keras")
-
     def _save(self):
         """Write the model atomically; False (nothing written) when a weight is not finite."""
         model = self.saved if self.saved is not None else self.model
         if not weights_are_finite(model):
             return False
-        temporary = self._temporary()
-        model.save(temporary)
-        _fsync(temporary)
-        os.replace(temporary, self.path)
-        runfiles.fsync_folder(self.path.parent)
+        runfiles.save_model_atomic(model, self.path)
         return True
 
 

@@ -255,17 +255,12 @@ class StdoutLines:
 
 def _output_problem(output):
     """Why ``output`` cannot be the folder of the colorized PNGs (None when it can)."""
+    from colorize.io import unwritable_folder_reason
+
     path = Path(output)
     if path.exists() and not path.is_dir():
         return "exists and is not a folder"
-    existing = path.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is a file, not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
-    return None
+    return unwritable_folder_reason(path)
 
 
 def _drop_repeated(jobs):

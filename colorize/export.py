@@ -39,19 +39,10 @@ def build_parser():
 
 
 def export_colorizer(colorizer, target):
-    """Save ``colorizer`` to ``target`` atomically (temporary file + rename). Returns the Path."""
-    import os
+    """Save ``colorizer`` to ``target`` atomically (temporary file + fsync + rename). Returns the Path."""
+    from colorize.runfiles import save_model_atomic
 
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.stem}.partial.keras")
-    try:
-        colorizer.save(temporary)
-        os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return target
+    return save_model_atomic(colorizer, target)
 
 
 def main(argv=None):

@@ -952,3 +952,18 @@ def write_bytes_atomic(path, data):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def unwritable_folder_reason(folder):
+    """Why files cannot be created in ``folder`` (made if missing): a one-line reason, or None when they can.
+
+    Walks up to the nearest existing ancestor, which must be a writable folder.
+    """
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return None

@@ -12,22 +12,18 @@ weights; results are unchanged up to float rounding.
 ``python -m colorize.export OLD.keras NEW.keras`` converts a file for good.
 """
 
-import json
-from pathlib import Path
-
 # Release-0.1 output channels -> family (the bins count is checked against the frozen table).
 _LEGACY_FAMILIES = {"regression": "simple", "bins": "zhang"}
 
 
 def _legacy_settings(path):
     """The settings file an 0.1 training run wrote beside ``path`` ({} when absent or unreadable)."""
-    from colorize.runfiles import run_files
+    from colorize.runfiles import read_settings
 
     try:
-        settings = json.loads(run_files(path)["settings"].read_text())
-    except (OSError, ValueError):
+        return read_settings(path)
+    except ValueError:
         return {}
-    return settings if isinstance(settings, dict) else {}
 
 
 def legacy_head(model):

@@ -104,6 +104,26 @@ def write_atomic(path, data):
     fsync_folder(path.parent)
 
 
+def save_model_atomic(model, path):
+    """``model.save(path)`` so that ``path`` is always a complete file: the model is written to
+    ``.STEM.partial.keras`` beside it, flushed to disk and renamed over it (a kill leaves the old
+    file; :func:`remove_leftovers` deletes the partial one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial.keras")
+    try:
+        model.save(temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    fsync_folder(path.parent)
+    return path
+
+
 def fsync_folder(folder):
     """Make renames inside ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
     try:

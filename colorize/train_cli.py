@@ -12,7 +12,6 @@ importing Keras, so ``--help`` is instant.
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -150,17 +149,11 @@ def _fail(prog, message):
 
 def _unwritable_reason(output):
     """Why ``output``'s folder cannot take the run's files (None when it can)."""
+    from colorize.io import unwritable_folder_reason
+
     if Path(output).is_dir():
         return "is a folder, not a .keras file"
-    folder = Path(output).resolve().parent
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
-    return None
+    return unwritable_folder_reason(Path(output).resolve().parent)
 
 
 def _saved_family(output):

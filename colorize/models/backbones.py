@@ -218,6 +218,19 @@ def load_backbone_weights(encoder, name):
     del pretrained
 
 
+def initialize_encoder(network, settings):
+    """A family's ``initialize`` hook: ImageNet weights into the ``encoder`` sub-model of ``network``.
+
+    ``settings.backbone`` names the backbone. Called before training only, never on reloading.
+    """
+    load_backbone_weights(network.get_layer("encoder"), settings.backbone)
+
+
+def split_encoder(network):
+    """A family's ``split_frozen`` hook: (the frozen ``encoder``, the trainable ``decoder``) sub-models."""
+    return network.get_layer("encoder"), network.get_layer("decoder")
+
+
 def backbone_summary(name):
     """One line about a backbone, for --help texts."""
     described = spec(name)

@@ -41,3 +41,20 @@ def apply_conv_bn_relu(x, filters, name, kernel=3, strides=1):
 def apply_bins_head(x, num_bins, name="logits"):
     """1x1 conv to logits over the Q ab bins, float32 even under mixed precision: (B, h, w, Q)."""
     return layers.Conv2D(num_bins, 1, name=name, dtype="float32")(x)
+
+
+def apply_head(x, head, start_gray=True):
+    """The output layer of ``head``: ab in Lab units (regression) or logits over the Q bins (bins).
+
+    ``start_gray``: a regression head starts at ab = 0 (see ``regression_output``).
+    """
+    from colorize.models import BINS, REGRESSION
+    from colorize.models.colorizer import regression_output
+
+    if head == REGRESSION:
+        return regression_output(x, start_gray=start_gray)
+    if head == BINS:
+        from colorize.quantize import ab_bins
+
+        return apply_bins_head(x, len(ab_bins()))
+    raise ValueError(f"head must be {REGRESSION!r} or {BINS!r}, got {head!r}")

@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 from keras import layers
 
 # variant -> (width multiplier, depth multiplier, native ImageNet resolution), as in

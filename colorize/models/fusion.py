@@ -18,17 +18,17 @@ sub-model (only its pooled embedding is used), so training caches it once
 import keras
 from keras import layers
 
-from colorize.models import BINS, REGRESSION
-from colorize.models.backbones import build_backbone, load_backbone_weights
-from colorize.models.blocks import FuseGlobal, apply_bins_head, apply_conv_bn_relu, channels
-from colorize.models.colorizer import lightness_input, regression_output
+from colorize.models import REGRESSION
+from colorize.models.backbones import build_backbone, initialize_encoder, split_encoder
+from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, apply_head, channels
+from colorize.models.colorizer import lightness_input
 
 OUTPUT_STRIDE = 2
 # (filters at width 1, stride) of the encoder on L, as in Deep Koalarization.
 ENCODER = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1))
 
 
-def build_colorizing_part(encoder, head=REGRESSION, width=0.5, num_bins=None):
+def build_colorizing_part(encoder, head=REGRESSION, width=0.5):
     """The trainable part: [L, embedding] -> ab or logits at 1/2 resolution."""
     lightness, x = lightness_input()
     embedding = keras.Input(shape=(encoder.output.shape[-1],), name="embedding")
@@ -42,14 +42,7 @@ def build_colorizing_part(encoder, head=REGRESSION, width=0.5, num_bins=None):
     x = apply_conv_bn_relu(x, channels(64, width), "dec3")
     x = layers.UpSampling2D(2, name="up2")(x)
     x = apply_conv_bn_relu(x, channels(32, width), "dec4")
-    if head == REGRESSION:
-        outputs = regression_output(x, start_gray=True)
-    elif head == BINS:
-        from colorize.quantize import ab_bins
-
-        outputs = apply_bins_head(x, num_bins or len(ab_bins()))
-    else:
-        raise ValueError(f"head must be {REGRESSION!r} or {BINS!r}, got {head!r}")
+    outputs = apply_head(x, head)
     return keras.Model([lightness, embedding], outputs, name="decoder")
 
 
@@ -65,14 +58,10 @@ def build(backbone="efficientnet_lite0", head=REGRESSION, width=0.5):
     return keras.Model(lightness, trainable([lightness, embedding]), name=f"fusion_{backbone}")
 
 
-def initialize(network, settings):
-    """Load the backbone's ImageNet weights (before training; not on reloading a saved model)."""
-    load_backbone_weights(network.get_layer("encoder"), settings.backbone)
-
-
-def split_frozen(network):
-    """(frozen encoder, trainable part taking [L, embedding])."""
-    return network.get_layer("encoder"), network.get_layer("decoder")
+# The pretrained encoder's hooks (see colorize.models): ImageNet weights before training, and
+# the frozen encoder apart from the trainable rest so training can cache its features.
+initialize = initialize_encoder
+split_frozen = split_encoder
 
 
 def compile_for_training(model, settings, train_images):

@@ -16,17 +16,17 @@ Registered as the ``unet`` family.
 import keras
 from keras import layers
 
-from colorize.models import BINS, REGRESSION
-from colorize.models.backbones import SKIP_STRIDES, build_backbone, load_backbone_weights
-from colorize.models.blocks import FuseGlobal, apply_bins_head, apply_conv_bn_relu, channels
-from colorize.models.colorizer import lightness_input, regression_output
+from colorize.models import REGRESSION
+from colorize.models.backbones import SKIP_STRIDES, build_backbone, initialize_encoder, split_encoder
+from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, apply_head, channels
+from colorize.models.colorizer import lightness_input
 
 OUTPUT_STRIDE = 4
 # Decoder channels at width 1, from the deepest merge (stride 32) to stride 4.
 DECODER_FILTERS = {32: 192, 16: 128, 8: 96, 4: 64}
 
 
-def build_decoder(encoder, head=REGRESSION, width=1.0, num_bins=None):
+def build_decoder(encoder, head=REGRESSION, width=1.0):
     """The trainable part: [L, f4, f8, f16, f32, embedding] -> ab or logits at 1/4 resolution."""
     lightness, normalised = lightness_input()
     shapes = [tuple(t.shape) for t in encoder.outputs]
@@ -43,14 +43,7 @@ def build_decoder(encoder, head=REGRESSION, width=1.0, num_bins=None):
         x = layers.Concatenate(name=f"merge{stride}")(merged)
         for index in (1, 2):
             x = apply_conv_bn_relu(x, channels(DECODER_FILTERS[stride], width), f"d{stride}_{index}")
-    if head == REGRESSION:
-        outputs = regression_output(x, start_gray=True)
-    elif head == BINS:
-        from colorize.quantize import ab_bins
-
-        outputs = apply_bins_head(x, num_bins or len(ab_bins()))
-    else:
-        raise ValueError(f"head must be {REGRESSION!r} or {BINS!r}, got {head!r}")
+    outputs = apply_head(x, head)
     inputs = [lightness] + [skips[s] for s in SKIP_STRIDES] + [embedding]
     return keras.Model(inputs, outputs, name="decoder")
 
@@ -67,14 +60,10 @@ def build(backbone="efficientnet_lite0", head=REGRESSION, width=1.0):
     return keras.Model(lightness, decoder([lightness] + list(encoder(lightness))), name=f"unet_{backbone}")
 
 
-def initialize(network, settings):
-    """Load the backbone's ImageNet weights (before training; not on reloading a saved model)."""
-    load_backbone_weights(network.get_layer("encoder"), settings.backbone)
-
-
-def split_frozen(network):
-    """(frozen encoder, trainable decoder) of a network from :func:`build`; the decoder takes [L] + encoder outputs."""
-    return network.get_layer("encoder"), network.get_layer("decoder")
+# The pretrained encoder's hooks (see colorize.models): ImageNet weights before training, and
+# the frozen encoder apart from the trainable rest so training can cache its features.
+initialize = initialize_encoder
+split_frozen = split_encoder
 
 
 def compile_for_training(model, settings, train_images):
