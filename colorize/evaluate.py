@@ -6,7 +6,7 @@
 Each photo is turned into its grayscale (the model only gets L; the photo is
 the truth), colorized by the SAME path as colorize_simple.py /
 colorize_complex.py (:mod:`colorize.inference`: working size, decoding,
-bilinear ab upsampling, the photo's own L), and scored at full resolution on
+ab upsampling (``--upsample`` bilinear or guided), the photo's own L), and scored at full resolution on
 the image a user would see (:mod:`colorize.metrics`). The do-nothing gray
 baseline (ab = 0) is always included, because mean-error metrics flatter
 dull outputs and only the comparison tells whether a model beats "no colour".
@@ -40,10 +40,10 @@ import numpy as np
 
 from colorize.errors import ColorizeError
 from colorize.helpformat import HelpFormatter
+from colorize.cli import DEFAULT_UPSAMPLE, UPSAMPLE_METHODS
 from colorize.models import BINS
 
 PROG = "python -m colorize.evaluate"
-DEFAULT_TEMPERATURE = 0.38
 # Photos per step: bounds memory (a classifier's logits are 4 MB per photo at
 # 256 px) while keeping the network's batches full.
 BATCH = 16
@@ -75,14 +75,18 @@ def build_parser():
     parser.add_argument("--size", type=int, default=None,
                         help="working resolution of the network (the photos' shorter side, a multiple of the model's "
                         "input multiple); default: each model's training size, recorded in its file")
-    parser.add_argument("--temperature", "-t", type=float, nargs="+", default=[DEFAULT_TEMPERATURE], metavar="T",
-                        help="annealed-mean temperature(s) for classifier models; each value is reported")
+    parser.add_argument("--temperature", "-t", type=float, nargs="+", default=None, metavar="T",
+                        help="annealed-mean temperature(s) for classifier models; each value is reported"
+                        " (default: each model's own, stored in its file, as the colorize scripts use it)")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
                         help="do not average each prediction with that of the mirrored photo (the CLIs' default)")
+    parser.add_argument("--upsample", choices=UPSAMPLE_METHODS, default=DEFAULT_UPSAMPLE,
+                        help="how predicted ab reaches full resolution: bilinear, or guided by the photo's L (as the"
+                        " colorize scripts' --upsample)")
     parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
     parser.add_argument("--figures", metavar="DIR", default=None,
-                        help="write comparison.png (photo grid; classifiers at T=0.38 when evaluated, else the"
-                             " first T) and temperature_sweep.png (AuC vs colourfulness ratio) into this folder")
+                        help="write comparison.png (photo grid; classifiers at their own T when evaluated, else"
+                             " the first T) and temperature_sweep.png (AuC vs colourfulness ratio) into this folder")
     parser.add_argument("--rows", type=int, default=6, metavar="N", help="photos (rows) in the comparison grid")
     parser.add_argument("--semantic", action="store_true",
                         help="also report semantic interpretability (Zhang et al. 2016): ImageNet top-1/top-5 of a"
@@ -101,6 +105,8 @@ def _validate(parser, args):
         parser.error(f"--size must be a positive multiple of 8, got {args.size}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
+    if args.temperature is None:
+        return
     if any(not t > 0 for t in args.temperature):
         parser.error("--temperature values must be greater than 0")
     if args.rows < 1:
@@ -187,7 +193,8 @@ def _thumbnail(image):
 class Evaluation:
     """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
 
-    def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True, semantic=None):
+    def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True, semantic=None,
+                 upsample=None):
         """``semantic``: an :class:`~colorize.semantic.ImagenetClassifier` for the semantic columns, or None."""
         from colorize.metrics import ClassifierSums, MetricAccumulator
         from colorize.semantic import SemanticCounts
@@ -196,18 +203,26 @@ class Evaluation:
         self.names = names
         self.paths = dict(zip(names, map(str, paths))) if paths is not None else {}
         self.binned = [model.head == BINS for model in models]
-        self.temperatures = temperatures
+        # Temperatures per model: the given ones, else the model's own default (what the CLIs use).
+        self.temperatures = {
+            name: ((temperatures or [model.temperature]) if binned else [None])
+            for name, model, binned in zip(names, models, self.binned)
+        }
         self.size = size
         self.mirror = mirror
-        # The grid shows classifiers at the default temperature when it is evaluated, else the first one.
-        self.grid_temperature = DEFAULT_TEMPERATURE if DEFAULT_TEMPERATURE in temperatures else temperatures[0]
+        self.upsample = upsample  # the models' ab upsampling (colorize.upsample); None: its default
+        # The grid shows each classifier at its own default temperature when it is evaluated, else the first one.
+        self.grid_temperature = {
+            name: model.temperature if model.temperature in self.temperatures[name] else self.temperatures[name][0]
+            for name, model in zip(names, models)
+        }
         self.grid_rows = grid_rows
         self.grid = []
         self.truth_colourfulness = []
         self.rows = {(GRAY, None): MetricAccumulator()}
         self.classifier = {}
         for name, binned in zip(names, self.binned):
-            for temperature in temperatures if binned else [None]:
+            for temperature in self.temperatures[name]:
                 self.rows[(name, temperature)] = MetricAccumulator()
             if binned:
                 self.classifier[name] = ClassifierSums()
@@ -247,8 +262,8 @@ class Evaluation:
                 raw = model_raws[i]
                 if binned:
                     self.classifier[name].add(raw, self._grid_truth(truth.ab, raw.shape[:2], model.output_stride))
-                for temperature in self.temperatures if binned else [None]:
-                    output = compose(lum, decode(model, raw, temperature))
+                for temperature in self.temperatures[name]:
+                    output = compose(lum, decode(model, raw, temperature), upsample=self.upsample)
                     self.rows[(name, temperature)].add(output, truth)
                     if labelled:
                         self._crop(crops, (name, temperature), output)
@@ -306,13 +321,13 @@ class Evaluation:
 
     def grid_keys(self):
         return [
-            (name, self.grid_temperature if binned else None) for name, binned in zip(self.names, self.binned)
+            (name, self.grid_temperature[name]) for name in self.names
         ]
 
     def grid_titles(self):
         titles = ["input (gray = baseline)"]
         for name, binned in zip(self.names, self.binned):
-            titles.append(f"{name} T={self.grid_temperature:g}" if binned else name)
+            titles.append(f"{name} T={self.grid_temperature[name]:g}" if binned else name)
         return titles + ["truth"]
 
     def results(self):
@@ -484,7 +499,7 @@ def main(argv=None):
             print(f"evaluate: warning: {name} has an {classifier.name} encoder, the same network as the semantic"
                   " classifier: its sem1/sem5 flatter it (see --semantic-net)", file=sys.stderr)
     evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror,
-                            semantic=classifier)
+                            semantic=classifier, upsample=args.upsample)
 
     skipped = [0]
     batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
@@ -518,7 +533,7 @@ def main(argv=None):
         semantic = {"net": semantic_net, "photos": evaluation.semantic_photos, "images": n_images}
     sizes = ", ".join(f"{name} {default_working_size(model)}" for name, model in zip(names, models))
     print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
-          + (", mirror-averaged" if args.mirror else ", no mirror"))
+          + (", mirror-averaged" if args.mirror else ", no mirror") + f", {args.upsample} upsampling")
     print(format_table(results, truth, semantic))
     if semantic:
         seconds = evaluation.semantic_seconds
@@ -536,8 +551,9 @@ def main(argv=None):
         "seed": args.seed,
         "size": args.size,
         "working_sizes": {name: default_working_size(model) for name, model in zip(names, models)},
-        "temperatures": args.temperature,
+        "temperatures": {name: evaluation.temperatures[name] for name, binned in zip(names, evaluation.binned) if binned},
         "mirror": args.mirror,
+        "upsample": args.upsample,
         "truth": truth,
         "semantic_net": semantic_net,
         "semantic_photos": evaluation.semantic_photos,

@@ -3,7 +3,7 @@
 # as it was run on the 2-core CPU. Each stage is resumable: re-run the same line with --resume
 # after an interruption (the script does that by itself when a stage's backup folder exists).
 #
-#   bash scripts/train_pretrained.sh [STAGE...]     # stages: unet_bins (default), unet_reg, fusion
+#   bash scripts/train_pretrained.sh [STAGE...]     # stages: unet_bins (default), unet_reg, fusion, fusion_bins
 #
 # DATA (default ../shared/data) holds the photos; outputs go under runs/pretrained/ (git-ignored).
 set -euo pipefail
@@ -11,7 +11,12 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=runs/pretrained
 mkdir -p "$OUT"
-FOLDERS=("$DATA/imagenette/train" "$DATA/imagenette/val" "$DATA/scenes" "$DATA/faces" "$DATA/diverse/train")
+# Every shared training folder that exists here (a machine may hold only diverse/train).
+FOLDERS=()
+for folder in imagenette/train imagenette/val scenes faces diverse/train; do
+  if [ -d "$DATA/$folder" ]; then FOLDERS+=("$DATA/$folder"); else echo "note: $DATA/$folder absent, trained without it" >&2; fi
+done
+[ "${#FOLDERS[@]}" -gt 0 ] || { echo "no training photos under $DATA" >&2; exit 2; }
 
 run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
   local name=$1; shift
@@ -38,6 +43,9 @@ for stage in "${@:-unet_bins}"; do
     # The reports' fusion encoder-decoder (Lite0 embedding fused at the bottleneck), regression head.
     fusion) run fusion fusion --backbone efficientnet_lite0 --head regression --width 0.5 \
               --size 128 --epochs 30 --patience 5 --lr 1e-3 --batch-size 32 --min-delta 0.0001 ;;
+    # Fusion with the Zhang bins head (lambda 0.8), as the default U-Net.
+    fusion_bins) run fusion_bins fusion --backbone efficientnet_lite0 --head bins --lam 0.8 --width 0.5 \
+              --size 128 --epochs 30 --patience 5 --lr 1e-3 --batch-size 32 --min-delta 0.001 ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -102,6 +102,25 @@ def test_end_to_end_json_table_and_figures(photos, tiny_models, tmp_path):
     assert grid.shape[0] > grid.shape[1] * 0.4
 
 
+def test_default_temperature_is_each_models_own(photos, tmp_path):
+    """Without -t a classifier is scored at the temperature stored in its file, as the colorize scripts use it."""
+    import keras
+
+    from conftest import make_tiny_colorizer
+
+    model = make_tiny_colorizer("zhang")
+    model.temperature = 0.7
+    path = tmp_path / "warm.keras"
+    model.save(path)
+    keras.backend.clear_session()
+    out_json = tmp_path / "results.json"
+    result = run_evaluate("--model", path, "--data", photos, "--size", SIZE, "--limit", 2, "--json", out_json)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out_json.read_text())
+    assert [row["temperature"] for row in report["results"]] == [None, 0.7]
+    assert report["temperatures"] == {"warm": [0.7]}
+
+
 def test_scores_come_from_the_shared_inference_path(photos, tiny_models, tmp_path):
     """The simple model's PSNR in the JSON equals scoring colorize_image's outputs by hand."""
     import keras

@@ -189,7 +189,8 @@ class Colorizer(keras.Model):
     def temperature(self):
         """The default annealed-mean temperature (None for a regression head)."""
         variable = getattr(self.decoder, "temperature_variable", None)
-        return None if variable is None else float(ops.convert_to_numpy(variable))
+        # Rounded as in get_config: the float32 variable holds 0.699999988 for a stored 0.7.
+        return None if variable is None else round(float(ops.convert_to_numpy(variable)), 6)
 
     @temperature.setter
     def temperature(self, value):
