@@ -10,12 +10,12 @@
 #           (imagenette train+val, scenes, faces, diverse/train; the list is runs/seen_test.txt)
 # Each folder gets results.json, comparison.png and temperature_sweep.png.
 # LIMIT (default 1000) photos are drawn, seeded, from each set; DATA (default ../shared/data);
-# TEMPERATURES (default 0.38) are the classifiers' annealed-mean temperatures.
+# TEMPERATURES (default: each model's own, stored in its file) are the classifiers' annealed-mean temperatures.
 # Only photos in ImageNet-class folders (n01440764, tiny_imagenet__n01443537) count for the semantic columns.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 LIMIT=${LIMIT:-1000}
-TEMPERATURES=${TEMPERATURES:-0.38}
+TEMPERATURES=${TEMPERATURES:-}
 
 run() {  # print the command, then run it
     printf '+'
@@ -36,15 +36,18 @@ model_args=()
 for model in "${models[@]}"; do
     model_args+=(-m "$model")
 done
-# shellcheck disable=SC2206  # TEMPERATURES is a space-separated list on purpose
-temperatures=($TEMPERATURES)
+temperature_args=()
+if [ -n "$TEMPERATURES" ]; then
+    # shellcheck disable=SC2206  # TEMPERATURES is a space-separated list on purpose
+    temperature_args=(-t $TEMPERATURES)
+fi
 
 mkdir -p runs/eval_unseen runs/eval_seen
 run python -m colorize.evaluate "${model_args[@]}" --data "$DATA/diverse/unseen" \
-    -t "${temperatures[@]}" --limit "$LIMIT" --semantic \
+    "${temperature_args[@]}" --limit "$LIMIT" --semantic \
     --json runs/eval_unseen/results.json --figures runs/eval_unseen
 run python -m colorize.data --data "$DATA/imagenette/train" "$DATA/imagenette/val" "$DATA/scenes" "$DATA/faces" \
     "$DATA/diverse/train" --split test --list runs/seen_test.txt
 run python -m colorize.evaluate "${model_args[@]}" --data runs/seen_test.txt \
-    -t "${temperatures[@]}" --limit "$LIMIT" --semantic \
+    "${temperature_args[@]}" --limit "$LIMIT" --semantic \
     --json runs/eval_seen/results.json --figures runs/eval_seen
