@@ -30,6 +30,9 @@ BATCH = 8
 # Largest working size: the network's input and activations grow with its square
 # (2048 px: about 1 GiB for the bundled classifier), and beyond it nothing is gained.
 MAX_SIZE = 2048
+# Chroma upsampling methods (colorize.upsample.METHODS; a test keeps the two equal: --help imports no NumPy/cv2).
+UPSAMPLE_METHODS = ("bilinear", "guided")
+DEFAULT_UPSAMPLE = "bilinear"
 # Annealed-mean temperatures accepted: below 0.01 is the mode already, above 10 the plain mean.
 TEMPERATURE_RANGE = (0.01, 10.0)
 
@@ -113,6 +116,12 @@ def build_colorize_parser(script=None):
         "--no-mirror", dest="mirror", action="store_false", default=argparse.SUPPRESS,
         help="run the network once per photo. By default each photo also goes through mirrored left-right "
         "and the two predictions are averaged (slightly better colours for twice the network work)",
+    )
+    parser.add_argument(
+        "--upsample", choices=UPSAMPLE_METHODS, default=None,
+        help="how the colours predicted at the working size reach the photo's resolution: bilinear, or guided "
+        "(a guided filter steered by the photo's own lightness, so colour edges follow its edges); default: "
+        + DEFAULT_UPSAMPLE,
     )
     parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
     parser.add_argument(
@@ -303,12 +312,12 @@ def _load_batch(batch):
     return loaded
 
 
-def _finish(image, lightness, ab_small, target, compare):
+def _finish(image, lightness, ab_small, target, compare, upsample=None):
     """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread."""
     from colorize.inference import compose
     from colorize.io import is_grayscale, write_png
 
-    result = compose(lightness, ab_small)
+    result = compose(lightness, ab_small, upsample=upsample)
     write_png(target, result)
     if compare:
         from colorize.plots import compare_figure
@@ -399,7 +408,8 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
                         bar.update(1)
                         continue
                     target = targets.claim(relative)
-                    pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare)))
+                    pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare,
+                                                                   getattr(args, "upsample", None))))
         collect(pending)
     bar.close()
     return counts["written"], counts["failed"]

@@ -124,24 +124,42 @@ def load_images(paths, size, progress=True, description="decoding"):
     return images
 
 
-def folder_splits(folders, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True):
+def folder_splits(folders, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True, labels=False):
     """One or more image folders (nested class folders included) -> dict split -> uint8 images.
 
     The split is made per folder on relative paths, so adding a folder never
     moves another folder's files between splits. Bad files are counted in one
-    warning for the whole run.
+    warning for the whole run. ``labels``: also return each kept photo's class,
+    see :func:`class_labels` (then the result is (images, labels, class names)).
     """
     parts = {name: [] for name in SPLITS}
     for folder in folders:
         paths = list_images(folder)
         for name, chosen in split_paths(paths, root=folder, fractions=fractions, seed=seed).items():
             parts[name].extend(chosen)
-    result, skipped = {}, []
+    result, skipped, kept = {}, [], {}
     for name in SPLITS:
         result[name], bad = _decode_all(parts[name], size, progress, f"decoding {name}")
         skipped.extend(bad)
+        bad = set(bad)
+        kept[name] = [path for path in parts[name] if path not in bad]
     _warn_skipped(skipped, sum(len(p) for p in parts.values()))
-    return result
+    return (result, *class_labels(kept)) if labels else result
+
+
+def class_labels(paths_by_split):
+    """The class of each photo: the name of its folder (Imagenette wnids, ``caltech101__accordion``, ...).
+
+    ``paths_by_split``: dict split -> list of paths. Returns (dict split ->
+    int32 class indices, sorted list of class names); the indices count over
+    the names of every split, so a class seen only in validation still has one.
+    """
+    from pathlib import Path
+
+    names = sorted({Path(p).parent.name for paths in paths_by_split.values() for p in paths})
+    index = {name: i for i, name in enumerate(names)}
+    return {split: np.array([index[Path(p).parent.name] for p in paths], np.int32)
+            for split, paths in paths_by_split.items()}, names
 
 
 def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
@@ -166,11 +184,16 @@ def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
     return {name: images[idx] for name, idx in split.items()}
 
 
-def load_splits(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True):
-    """``sources``: list of folders, or ["cifar10"] -> dict split -> uint8 images."""
+def load_splits(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True, labels=False):
+    """``sources``: list of folders, or ["cifar10"] -> dict split -> uint8 images.
+
+    ``labels``: (images, labels, class names) as :func:`folder_splits`; image folders only.
+    """
     if len(sources) == 1 and str(sources[0]).lower() == "cifar10":
+        if labels:
+            raise ValueError("class labels come from image folders, not cifar10")
         return cifar10_splits(size, fractions, seed)
-    return folder_splits(sources, size, fractions, seed, progress)
+    return folder_splits(sources, size, fractions, seed, progress, labels=labels)
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -210,14 +233,19 @@ class LabBatches(keras.utils.PyDataset):
         augment: random zoom/rotation/shear/flip (training only).
         shuffle: reshuffle the order every epoch (training only).
         seed: makes the order and the augmentation reproducible per epoch.
+        labels: None, or int class indices (N,): batches are then
+            (L, (ab, labels (B,))) for a model with a class output.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for PyDataset.
     """
 
-    def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, **kwargs):
+    def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, labels=None, **kwargs):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
         self.images = images
+        self.labels = labels
         self.batch_size = int(batch_size)
         self.augment = augment
         self.shuffle = shuffle
@@ -239,7 +267,8 @@ class LabBatches(keras.utils.PyDataset):
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             batch = np.stack([random_affine(im, rng) for im in batch])
-        return to_l_ab_batch(batch)
+        lightness, ab = to_l_ab_batch(batch)
+        return (lightness, ab) if self.labels is None else (lightness, (ab, self.labels[chosen]))
 
     def on_epoch_end(self):
         self.epoch += 1

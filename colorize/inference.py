@@ -2,8 +2,9 @@
 
     full-res L -> working size (shorter side = size) -> colorizer.network -> raw
     (mirror-averaged) -> colorizer.decode (bins: annealed mean at T) -> ab at
-    the network grid -> bilinear upsampling of ab to full resolution -> join
-    with the ORIGINAL full-res L -> RGB
+    the network grid -> upsampling of ab to full resolution (bilinear, or
+    guided by the full-res L: colorize.upsample) -> join with the ORIGINAL
+    full-res L -> RGB
 
 The output keeps the input's lightness: only ab is predicted and upsampled.
 Nothing here depends on the model's family; a saved
@@ -202,51 +203,27 @@ def decode(colorizer, raw, temperature=None):
 STRIP_PIXELS = 1 << 21
 
 
-def compose(lightness, ab_small, strip_pixels=None):
+def compose(lightness, ab_small, strip_pixels=None, upsample=None):
     """Join full-res L (H, W) in [0, 100] with ab (h, w, 2) upsampled -> uint8 RGB (H, W, 3).
 
-    Only ab is upsampled (bilinear); the image's own L is kept, so the
-    lightness of the result equals the input's up to 8-bit rounding and
-    gamut clipping. Works in horizontal strips of about ``strip_pixels``
-    (default STRIP_PIXELS), so the only full-size arrays are L and the
-    result; every pixel comes out exactly as from one full-size pass. Raises
-    ValueError when ab holds NaN or inf (there is no colour to show for it;
-    OpenCV would turn it into white or black).
+    Only ab is upsampled (``upsample``: "bilinear" or "guided" by the
+    full-resolution L, see :mod:`colorize.upsample`; None: its default); the
+    image's own L is kept, so the lightness of the result equals the input's
+    up to 8-bit rounding and gamut clipping. Works in horizontal strips of
+    about ``strip_pixels`` (default STRIP_PIXELS), so the only full-size
+    arrays are L and the result; every pixel comes out exactly as from one
+    full-size pass. Raises ValueError when ab holds NaN or inf (there is no
+    colour to show for it; OpenCV would turn it into white or black).
     """
+    from colorize.upsample import DEFAULT_METHOD, ab_strips
+
     ab_small = np.ascontiguousarray(ab_small, np.float32)
     if not np.isfinite(ab_small).all():
         raise ValueError("the predicted colours are not finite (NaN or inf)")
-    height, width = lightness.shape
-    rows_of, weights = _vertical_taps(ab_small.shape[0], height)
-    # The horizontal half of cv2.resize's bilinear pass, at the network's few rows (cheap).
-    wide = cv2.resize(ab_small, (width, ab_small.shape[0]), interpolation=cv2.INTER_LINEAR)
-    result = np.empty((height, width, 3), np.uint8)
-    step = max(1, (strip_pixels or STRIP_PIXELS) // max(width, 1))
-    for top in range(0, height, step):
-        rows = slice(top, min(top + step, height))
-        # The vertical half, as cv2.resize computes it (float32 products, then their sum),
-        # so the strips join into exactly cv2.resize(ab_small, (width, height)).
-        upper, lower = rows_of[rows].T
-        ab = wide[upper] * weights[rows, 0, None, None]
-        ab += wide[lower] * weights[rows, 1, None, None]
+    result = np.empty(lightness.shape + (3,), np.uint8)
+    for rows, ab in ab_strips(lightness, ab_small, upsample or DEFAULT_METHOD, strip_pixels or STRIP_PIXELS):
         result[rows] = color.l_ab_to_rgb(lightness[rows], ab)
     return result
-
-
-def _vertical_taps(source, target):
-    """cv2.resize's bilinear source rows and weights for ``target`` rows from ``source`` rows.
-
-    Returns (rows (target, 2) int, weights (target, 2) float32): row y of the
-    result is ``weights[y, 0] * src[rows[y, 0]] + weights[y, 1] * src[rows[y, 1]]``.
-    OpenCV maps pixel centres (y + 0.5) * scale - 0.5 in float32 and clamps
-    the rows at the borders while keeping the weights.
-    """
-    position = ((np.arange(target) + 0.5) * (source / target) - 0.5).astype(np.float32)
-    first = np.floor(position)
-    fraction = (position - first).astype(np.float32)
-    first = first.astype(np.int64)
-    rows = np.stack([np.clip(first, 0, source - 1), np.clip(first + 1, 0, source - 1)], axis=1)
-    return rows, np.stack([np.float32(1) - fraction, fraction], axis=1)
 
 
 def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True):
@@ -261,12 +238,16 @@ def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=Tr
     return [decode(colorizer, raw, temperature) for raw in raws]
 
 
-def colorize_lightness(lightness_list, colorizer, size=None, temperature=None, mirror=True):
-    """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass)."""
+def colorize_lightness(lightness_list, colorizer, size=None, temperature=None, mirror=True, upsample=None):
+    """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass).
+
+    ``upsample``: how ab reaches full resolution, "bilinear" or "guided" (None: the default, see :func:`compose`).
+    """
     abs_small = predict_ab(colorizer, lightness_list, size=size, temperature=temperature, mirror=mirror)
-    return [compose(lum, ab) for lum, ab in zip(lightness_list, abs_small)]
+    return [compose(lum, ab, upsample=upsample) for lum, ab in zip(lightness_list, abs_small)]
 
 
-def colorize_image(image, colorizer, size=None, temperature=None, mirror=True):
+def colorize_image(image, colorizer, size=None, temperature=None, mirror=True, upsample=None):
     """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution."""
-    return colorize_lightness([lightness_of(image)], colorizer, size=size, temperature=temperature, mirror=mirror)[0]
+    return colorize_lightness([lightness_of(image)], colorizer, size=size, temperature=temperature, mirror=mirror,
+                              upsample=upsample)[0]

@@ -127,6 +127,8 @@ def _validate(parser, args, family):
         parser.error("--lam must be in (0, 1]")
     if getattr(args, "weight_decay", 0.0) < 0:
         parser.error("--weight-decay must not be negative")
+    if getattr(args, "class_weight", 0.0) < 0:
+        parser.error("--class-weight must not be negative")
     if any(d.lower() == "cifar10" for d in args.data) and len(args.data) > 1:
         parser.error("--data cifar10 cannot be combined with folders")
     if not args.output.endswith(".keras"):
@@ -272,11 +274,17 @@ def _train(prog, family, args, files):
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
     start = time.perf_counter()
+    # A family that learns the photos' classes too (its folders' names) asks for them.
+    labelled = family.uses_class_labels(args)
+    labels = None
     try:
-        splits = load_splits(args.data, args.size, fractions, args.seed)
+        splits = load_splits(args.data, args.size, fractions, args.seed, labels=labelled)
     except (OSError, ValueError) as error:  # e.g. CIFAR-10 cannot be downloaded here
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         return _fail(prog, f"{' '.join(args.data)}: cannot load the data ({first_line})")
+    if labelled:
+        splits, labels, args.class_names = splits
+        print(f"classes: {len(args.class_names)} (the photos' folder names)")
     print(
         f"data: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test images "
         f"at {args.size}px, decoded in {time.perf_counter() - start:.0f} s"
@@ -295,7 +303,10 @@ def _train(prog, family, args, files):
     from colorize.models.colorizer import make_colorizer
 
     options = family.option_values(args)
-    network = family.build(**options)
+    try:
+        network = family.build(**options)
+    except ValueError as error:  # an option value the builder refuses (e.g. a size that does not divide)
+        return _fail(prog, str(error).splitlines()[0])
     split = None if args.no_cache else family.split_frozen(network)
     trained = family.training_model(network, args) if split is None else split[1]
     extras = family.compile_for_training(trained, args, splits["train"])
@@ -315,8 +326,8 @@ def _train(prog, family, args, files):
     runfiles.write_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
     if split is None:
         train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True,
-                           seed=args.seed, workers=args.workers)
-        val = LabBatches(splits["val"], args.batch_size)
+                           seed=args.seed, workers=args.workers, labels=None if labels is None else labels["train"])
+        val = LabBatches(splits["val"], args.batch_size, labels=None if labels is None else labels["val"])
     else:
         from colorize.data import FeatureBatches
 

@@ -39,6 +39,11 @@ The family's module provides two functions (and optionally two more):
         A frozen encoder and the trainable rest, which takes
         [L] + the encoder's outputs: training then computes the encoder's
         features once and trains the rest alone (``--cache-features``).
+    uses_class_labels(settings) -> bool                         (optional)
+        True when training needs each photo's class (its folder's name):
+        batches are then (L, (ab, class index)), ``settings.class_names``
+        lists the classes, and ``training_model`` adds a class output
+        (Iizuka et al.'s joint classification). Default False.
 
 A family whose builder has a ``head`` option ("regression" or "bins")
 records the head it was built with in the saved model.
@@ -130,6 +135,11 @@ class Family:
         """(frozen encoder, trainable part) where the family has a frozen encoder, else None."""
         split = getattr(self.implementation(), "split_frozen", None)
         return None if split is None else split(network)
+
+    def uses_class_labels(self, settings):
+        """Whether training this family with ``settings`` needs the photos' class labels."""
+        uses = getattr(self.implementation(), "uses_class_labels", None)
+        return bool(uses is not None and uses(settings))
 
     def option_values(self, settings, options=None):
         """{dest: value} of this family's model options (or ``options``) taken from ``settings``."""
@@ -261,5 +271,32 @@ register(
         train_options=_BINS_TRAINING,
         defaults={"size": 128, "lr": 1e-3},
         tiny={"backbone": "efficientnet_lite0", "head": REGRESSION, "width": 0.125},
+    )
+)
+
+register(
+    Family(
+        name="iizuka",
+        module="colorize.models.iizuka",
+        summary="Iizuka, Simo-Serra & Ishikawa (SIGGRAPH 2016): shared low-level features, a mid-level path at the "
+        "photo's resolution and a global path on a fixed-size resize fused at every position, sigmoid ab decoder, "
+        "trained jointly with a classifier of the photo's folder (class)",
+        head=REGRESSION,
+        input_multiple=8,
+        output_stride=2,
+        script="complex",
+        model_options=(
+            Option("--width", float, 0.25, _WIDTH_HELP + " (1.0: the paper's channels)"),
+            Option("--global-size", int, 128, "side of the fixed-size resize the global path sees, a multiple of "
+                   "32 (paper: 224)"),
+        ),
+        train_options=(
+            Option("--class-weight", float, 1 / 300, "alpha: weight of the class cross-entropy beside the ab MSE "
+                   "(paper: 1/300)"),
+            Option("--no-classification", None, False, "train on the ab MSE alone (no class head, no labels)"),
+            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+        ),
+        defaults={"size": 64, "lr": 1e-3},
+        tiny={"width": 0.0625, "global_size": 32},
     )
 )
