@@ -38,6 +38,19 @@ def apply_conv_bn_relu(x, filters, name, kernel=3, strides=1):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+def apply_colorization_decoder(x, width):
+    """Iizuka et al.'s colorization network, also Deep Koalarization's decoder: (B, h, w, C) -> (B, 4h, 4w, 32w).
+
+    conv-BN-ReLU 128w, up x2, 64w, 64w, up x2, 32w (layers dec1..dec4, up1, up2; w = ``width``).
+    """
+    x = apply_conv_bn_relu(x, channels(128, width), "dec1")
+    x = layers.UpSampling2D(2, name="up1")(x)
+    x = apply_conv_bn_relu(x, channels(64, width), "dec2")
+    x = apply_conv_bn_relu(x, channels(64, width), "dec3")
+    x = layers.UpSampling2D(2, name="up2")(x)
+    return apply_conv_bn_relu(x, channels(32, width), "dec4")
+
+
 def apply_bins_head(x, num_bins, name="logits"):
     """1x1 conv to logits over the Q ab bins, float32 even under mixed precision: (B, h, w, Q)."""
     return layers.Conv2D(num_bins, 1, name=name, dtype="float32")(x)

@@ -16,11 +16,10 @@ sub-model (only its pooled embedding is used), so training caches it once
 """
 
 import keras
-from keras import layers
 
 from colorize.models import REGRESSION
 from colorize.models.backbones import build_backbone, initialize_encoder, split_encoder
-from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, apply_head, channels
+from colorize.models.blocks import FuseGlobal, apply_colorization_decoder, apply_conv_bn_relu, apply_head, channels
 from colorize.models.colorizer import lightness_input
 
 OUTPUT_STRIDE = 2
@@ -36,12 +35,7 @@ def build_colorizing_part(encoder, head=REGRESSION, width=0.5):
         x = apply_conv_bn_relu(x, channels(filters, width), f"enc{index}", strides=stride)
     x = FuseGlobal(name="fuse")([x, embedding])
     x = apply_conv_bn_relu(x, channels(256, width), "fusion", kernel=1)
-    x = apply_conv_bn_relu(x, channels(128, width), "dec1")
-    x = layers.UpSampling2D(2, name="up1")(x)
-    x = apply_conv_bn_relu(x, channels(64, width), "dec2")
-    x = apply_conv_bn_relu(x, channels(64, width), "dec3")
-    x = layers.UpSampling2D(2, name="up2")(x)
-    x = apply_conv_bn_relu(x, channels(32, width), "dec4")
+    x = apply_colorization_decoder(x, width)
     outputs = apply_head(x, head)
     return keras.Model([lightness, embedding], outputs, name="decoder")
 

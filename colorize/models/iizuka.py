@@ -25,7 +25,7 @@ fits, and its accuracy on the validation photos is logged every epoch
 import keras
 from keras import layers
 
-from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, channels
+from colorize.models.blocks import FuseGlobal, apply_colorization_decoder, apply_conv_bn_relu, channels
 from colorize.models.colorizer import lightness_input
 
 OUTPUT_STRIDE = 2
@@ -94,12 +94,7 @@ def build(width=0.25, global_size=128):
 
     x = FuseGlobal(name="fuse")([local, global_vector])
     x = apply_conv_bn_relu(x, channels(256, width), "fusion", kernel=1)
-    x = apply_conv_bn_relu(x, channels(128, width), "dec1")
-    x = layers.UpSampling2D(2, name="up1")(x)
-    x = apply_conv_bn_relu(x, channels(64, width), "dec2")
-    x = apply_conv_bn_relu(x, channels(64, width), "dec3")
-    x = layers.UpSampling2D(2, name="up2")(x)
-    x = apply_conv_bn_relu(x, channels(32, width), "dec4")
+    x = apply_colorization_decoder(x, width)
     # Sigmoid as in the paper (ab in [0, 1] there), then Lab units in the graph; float32 under mixed precision.
     x = layers.Conv2D(2, 3, padding="same", activation="sigmoid", name="ab_sigmoid", dtype="float32")(x)
     ab = layers.Rescaling(2 * AB_RANGE, offset=-AB_RANGE, name="ab", dtype="float32")(x)
