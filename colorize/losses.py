@@ -6,7 +6,8 @@ Z is the soft encoding of the true ab (Gaussian over the k = 5 nearest bins),
 Z^ = softmax(logits), and v(Z_hw) = w[nearest bin] the rebalancing weight
 (colorize.rebalance). Written with ``keras.ops`` only.
 
-Both losses take the truth as ab in Lab units, the models' own output unit.
+Every loss here takes the truth as ab in Lab units, the models' own output unit; the L2 and L1
+losses on ab (the regression head's and the GAN generator's) share the pooling of the truth.
 """
 
 import keras
@@ -92,8 +93,28 @@ class RebalancedSoftCrossEntropy(keras.losses.Loss):
         return config
 
 
+class _PooledAbLoss(keras.losses.Loss):
+    """A loss on ab in Lab units whose truth is average-pooled by ``downsample`` to the prediction's grid."""
+
+    def __init__(self, downsample=1, **kwargs):
+        super().__init__(**kwargs)
+        if int(downsample) < 1:
+            raise ValueError(f"downsample must be >= 1, got {downsample}")
+        self.downsample = int(downsample)
+
+    def normalised_error(self, y_true, y_pred):
+        """(ab_pred - pooled ab_true) / AB_NORM, float32 (B, h, w, 2)."""
+        truth = ops.cast(y_true, "float32")
+        if self.downsample > 1:
+            truth = ops.average_pool(truth, self.downsample, strides=self.downsample, padding="valid")
+        return (ops.cast(y_pred, "float32") - truth) / AB_NORM
+
+    def get_config(self):
+        return {**super().get_config(), "downsample": self.downsample}
+
+
 @keras.saving.register_keras_serializable(package="colorize")
-class AbMeanSquaredError(keras.losses.Loss):
+class AbMeanSquaredError(_PooledAbLoss):
     """The CS 512 report's L2 loss, on normalised ab: mean((ab_pred - ab_true)^2) / AB_NORM^2.
 
     Args:
@@ -108,17 +129,24 @@ class AbMeanSquaredError(keras.losses.Loss):
     """
 
     def __init__(self, downsample=1, name="ab_mean_squared_error", **kwargs):
-        super().__init__(name=name, **kwargs)
-        if int(downsample) < 1:
-            raise ValueError(f"downsample must be >= 1, got {downsample}")
-        self.downsample = int(downsample)
+        super().__init__(downsample, name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        truth = ops.cast(y_true, "float32")
-        if self.downsample > 1:
-            truth = ops.average_pool(truth, self.downsample, strides=self.downsample, padding="valid")
-        error = (ops.cast(y_pred, "float32") - truth) / AB_NORM
-        return ops.mean(ops.square(error), axis=(1, 2, 3))
+        return ops.mean(ops.square(self.normalised_error(y_true, y_pred)), axis=(1, 2, 3))
 
-    def get_config(self):
-        return {**super().get_config(), "downsample": self.downsample}
+
+@keras.saving.register_keras_serializable(package="colorize")
+class AbMeanAbsoluteError(_PooledAbLoss):
+    """pix2pix's L1 term on normalised ab: mean(|ab_pred - ab_true|) / AB_NORM.
+
+    ``call(y_true, y_pred)``: as :class:`AbMeanSquaredError`. Dividing by
+    AB_NORM puts ab in about [-1, 1], the scale of pix2pix's images, so
+    pix2pix's weight (lambda = 100 beside the adversarial loss) means the
+    same here; an L1 of 0.1 is a mean error of 11 Lab units. Returns (B,).
+    """
+
+    def __init__(self, downsample=1, name="ab_mean_absolute_error", **kwargs):
+        super().__init__(downsample, name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return ops.mean(ops.abs(self.normalised_error(y_true, y_pred)), axis=(1, 2, 3))

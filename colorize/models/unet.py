@@ -26,6 +26,23 @@ OUTPUT_STRIDE = 4
 DECODER_FILTERS = {32: 192, 16: 128, 8: 96, 4: 64}
 
 
+def apply_up_merges(x, skips, normalised, filters, width, strides):
+    """The U-Net's way up: for each stride, up x2, concatenate ``skips[stride]`` (and at the output
+    stride L pooled to it), two conv-BN-ReLU of ``filters[stride]`` channels. Returns the last map.
+
+    ``normalised``: L normalised (B, H, W, 1); ``strides``: decreasing, ending at OUTPUT_STRIDE.
+    """
+    for stride in strides:
+        x = layers.UpSampling2D(2, name=f"up{stride}")(x)
+        merged = [x, skips[stride]]
+        if stride == OUTPUT_STRIDE:
+            merged.append(layers.AveragePooling2D(OUTPUT_STRIDE, name="lightness_pool")(normalised))
+        x = layers.Concatenate(name=f"merge{stride}")(merged)
+        for index in (1, 2):
+            x = apply_conv_bn_relu(x, channels(filters[stride], width), f"d{stride}_{index}")
+    return x
+
+
 def build_decoder(encoder, head=REGRESSION, width=1.0):
     """The trainable part: [L, f4, f8, f16, f32, embedding] -> ab or logits at 1/4 resolution."""
     lightness, normalised = lightness_input()
@@ -35,14 +52,7 @@ def build_decoder(encoder, head=REGRESSION, width=1.0):
     context = layers.Dense(channels(128, width), activation="relu", name="embedding_proj")(embedding)
     x = FuseGlobal(name="fuse")([skips[32], context])
     x = apply_conv_bn_relu(x, channels(DECODER_FILTERS[32], width), "d32", kernel=1)
-    for stride in (16, 8, 4):
-        x = layers.UpSampling2D(2, name=f"up{stride}")(x)
-        merged = [x, skips[stride]]
-        if stride == OUTPUT_STRIDE:
-            merged.append(layers.AveragePooling2D(OUTPUT_STRIDE, name="lightness_pool")(normalised))
-        x = layers.Concatenate(name=f"merge{stride}")(merged)
-        for index in (1, 2):
-            x = apply_conv_bn_relu(x, channels(DECODER_FILTERS[stride], width), f"d{stride}_{index}")
+    x = apply_up_merges(x, skips, normalised, DECODER_FILTERS, width, strides=(16, 8, 4))
     outputs = apply_head(x, head)
     inputs = [lightness] + [skips[s] for s in SKIP_STRIDES] + [embedding]
     return keras.Model(inputs, outputs, name="decoder")
