@@ -127,6 +127,13 @@ def _validate(parser, args, family):
         parser.error("--lam must be in (0, 1]")
     if getattr(args, "weight_decay", 0.0) < 0:
         parser.error("--weight-decay must not be negative")
+    for key in ("gan_weight", "l1_weight", "pretrain_epochs"):
+        if getattr(args, key, 0) < 0:
+            parser.error(f"--{key.replace('_', '-')} must not be negative")
+    if getattr(args, "gan_weight", 1) == 0 and getattr(args, "l1_weight", 1) == 0:
+        parser.error("--gan-weight and --l1-weight cannot both be 0")
+    if getattr(args, "disc_filters", 1) < 1:
+        parser.error("--disc-filters must be at least 1")
     if getattr(args, "class_weight", 0.0) < 0:
         parser.error("--class-weight must not be negative")
     if any(d.lower() == "cifar10" for d in args.data) and len(args.data) > 1:
@@ -230,7 +237,10 @@ def run_training(parser, argv):
 
     from colorize.runtime import quiet_keras
 
-    quiet_keras()
+    keras = quiet_keras()
+    if family.backends and keras.backend.backend() not in family.backends:
+        return _fail(prog, f"the {family.name} family trains on the {' or '.join(family.backends)} backend only, "
+                           f"not {keras.backend.backend()} (set KERAS_BACKEND)")
     from colorize import runfiles
 
     files = runfiles.run_files(args.output)
@@ -257,7 +267,7 @@ def run_training(parser, argv):
         from colorize.inference import load_colorizer
 
         try:
-            load_colorizer(args.init, families=[family.name])
+            load_colorizer(args.init, families=[family.name, *family.init_from])
         except ColorizeError as error:
             return _fail(prog, f"--init {args.init}: {error.reason}")
     return _train(prog, family, args, files)
@@ -308,14 +318,15 @@ def _train(prog, family, args, files):
     except ValueError as error:  # an option value the builder refuses (e.g. a size that does not divide)
         return _fail(prog, str(error).splitlines()[0])
     split = None if args.no_cache else family.split_frozen(network)
-    trained = family.training_model(network, args) if split is None else split[1]
+    trained = family.training_model(network if split is None else split[1], args)
     extras = family.compile_for_training(trained, args, splits["train"])
     colorizer = make_colorizer(family, network, training_size=args.size, options=options)
     try:
         if args.init and not args.resume:  # on resume the backup holds newer weights
             from colorize.inference import load_colorizer
 
-            network.set_weights(load_colorizer(args.init, families=[family.name]).network.get_weights())
+            start = load_colorizer(args.init, families=[family.name, *family.init_from])
+            network.set_weights(start.network.get_weights())
         else:
             family.initialize(network, args)
     except (ColorizeError, ValueError, RuntimeError) as error:

@@ -16,6 +16,9 @@ plain data that needs no Keras (so ``--help`` stays instant):
     train_options   options of its loss / optimizer, as command-line options
     defaults        its training defaults (size, lr, ...)
     tiny            builder keywords of a seconds-fast model for the tests
+    init_from       other families whose trained networks are this one's too
+                    (``--init`` accepts their models)
+    backends        the Keras backends it trains on (empty: every one)
 
 The family's module provides two functions (and optionally two more):
 
@@ -34,7 +37,8 @@ The family's module provides two functions (and optionally two more):
     training_model(network, settings) -> keras.Model            (optional)
         The model ``fit`` trains when it is not the network itself (a GAN:
         generator and discriminator together); the saved colorizer still
-        wraps ``network`` alone.
+        wraps ``network`` alone. With cached encoder features (below)
+        ``network`` is the trainable part.
     split_frozen(network) -> (encoder, trainable)               (optional)
         A frozen encoder and the trainable rest, which takes
         [L] + the encoder's outputs: training then computes the encoder's
@@ -104,6 +108,8 @@ class Family:
     train_options: tuple = ()
     defaults: dict = field(default_factory=dict)
     tiny: dict = field(default_factory=dict)
+    init_from: tuple = ()
+    backends: tuple = ()
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -298,5 +304,36 @@ register(
         ),
         defaults={"size": 64, "lr": 1e-3},
         tiny={"width": 0.0625, "global_size": 32},
+    )
+)
+
+register(
+    Family(
+        name="gan",
+        module="colorize.models.gan",
+        summary="the GAN report's conditional GAN (pix2pix): a U-Net generator (the unet family's regression "
+        "network on a frozen pretrained encoder, or the report's dilated U-Net) against a PatchGAN on (L, ab), "
+        "adversarial + L1 loss",
+        head=REGRESSION,
+        input_multiple=32,
+        output_stride=4,
+        script="complex",
+        model_options=(
+            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP + "; none: the report's U-Net with "
+                   "dilated middle convolutions, from scratch", choices=("none",) + BACKBONES[:4]),
+            Option("--width", float, 1.0, _WIDTH_HELP + " of the generator's decoder"),
+        ),
+        train_options=(
+            Option("--gan-weight", float, 1.0, "weight of the adversarial (BCE) term in the generator's loss; 0: L1 "
+                   "alone"),
+            Option("--l1-weight", float, 100.0, "weight of the L1 term on ab / 110 (ab in about [-1, 1], as pix2pix's "
+                   "images: its lambda 100 means the same)"),
+            Option("--pretrain-epochs", int, 0, "first epochs on L1 alone before the adversarial term (NoGAN)"),
+            Option("--disc-filters", int, 64, "channels of the PatchGAN discriminator's first layer (pix2pix: 64)"),
+        ),
+        defaults={"size": 128, "lr": 2e-4},
+        tiny={"backbone": "none", "width": 0.125},
+        init_from=("unet",),
+        backends=("tensorflow",),
     )
 )
