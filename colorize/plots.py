@@ -109,11 +109,9 @@ def plot_learning_curves(csv_path, png_path):
     """
     log = read_training_log(csv_path)
     epochs = log["epoch"] + 1  # Keras logs epochs from 0; people count from 1
-    extras = [
-        name
-        for name in log
-        if name not in ("epoch", "loss", "val_loss", "lr", "learning_rate") and not name.startswith("val_")
-    ]
+    # The training speed is no metric: on the same axes its scale (images/s) would flatten every curve.
+    skipped = ("epoch", "loss", "val_loss", "lr", "learning_rate", "train_images_per_second")
+    extras = [name for name in log if name not in skipped and not name.startswith("val_")]
     from matplotlib.ticker import MaxNLocator
 
     figure = _new_figure(10 if extras else 6.5, 4.2)
