@@ -68,6 +68,17 @@ def add_common_options(parser, family):
         help="families with a frozen pretrained encoder: run it in every step instead of computing its features "
         "once (then the usual zoom/rotation/shear augmentation applies; with the cache only flips do)",
     )
+    parser.add_argument(
+        "--cache", choices=("auto", "ram", "none"), default="auto",
+        help="where the photos stay between epochs: 'ram' decodes them all once; 'none' reads each batch from "
+        "disk in --workers threads (datasets larger than memory; implies --no-cache); 'auto' keeps them in RAM "
+        "when they fit half of the available memory",
+    )
+    parser.add_argument(
+        "--distribute", action="store_true",
+        help="train data-parallel on every visible GPU (tf.distribute.MirroredStrategy; JAX: "
+        "keras.distribution.DataParallel); --batch-size is then per device",
+    )
 
 
 def add_family_options(parser, family):
@@ -280,20 +291,20 @@ FEW_VAL_IMAGES = 2
 
 
 def _train(prog, family, args, files):
-    from colorize.data import LabBatches, load_splits
+    from colorize.streaming import load_training_photos
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
     start = time.perf_counter()
     # A family that learns the photos' classes too (its folders' names) asks for them.
     labelled = family.uses_class_labels(args)
-    labels = None
     try:
-        splits = load_splits(args.data, args.size, fractions, args.seed, labels=labelled)
+        splits = load_training_photos(args.data, args.size, fractions, args.seed, cache=args.cache, labels=labelled)
     except (OSError, ValueError) as error:  # e.g. CIFAR-10 cannot be downloaded here
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         return _fail(prog, f"{' '.join(args.data)}: cannot load the data ({first_line})")
+    print(f"photos: {'streamed from disk' if splits.streaming else 'in RAM'} ({splits.reason})")
     if labelled:
-        splits, labels, args.class_names = splits
+        args.class_names = splits.class_names
         print(f"classes: {len(args.class_names)} (the photos' folder names)")
     print(
         f"data: {len(splits['train'])} train / {len(splits['val'])} val / {len(splits['test'])} test images "
@@ -308,18 +319,40 @@ def _train(prog, family, args, files):
             file=sys.stderr,
         )
 
+    from colorize.distribute import data_parallel, device_summary
+    from colorize.errors import ColorizeError
+
+    try:
+        with data_parallel(args.distribute) as replicas:
+            if args.distribute:
+                print(f"{device_summary(replicas)}; global batch {args.batch_size} x {replicas} = "
+                      f"{args.batch_size * replicas} images")
+            return _fit(prog, family, args, files, splits, replicas)
+    except ColorizeError as error:  # a backend without data-parallel support
+        return _fail(prog, f"{error.path}: {error.reason}")
+
+
+def _fit(prog, family, args, files, splits, replicas):
+    """Build, compile and train ``family`` on ``splits`` (:class:`colorize.streaming.TrainingPhotos`).
+
+    Runs inside the data-parallel scope of ``replicas`` devices when
+    --distribute is given; every batch then holds --batch-size photos per device.
+    """
     from colorize import runfiles, training
     from colorize.errors import ColorizeError
     from colorize.models.colorizer import make_colorizer
+
+    batch_size = args.batch_size * replicas  # the global batch
 
     options = family.option_values(args)
     try:
         network = family.build(**options)
     except ValueError as error:  # an option value the builder refuses (e.g. a size that does not divide)
         return _fail(prog, str(error).splitlines()[0])
-    split = None if args.no_cache else family.split_frozen(network)
+    # Streamed photos are never all in memory, so neither are their encoder features.
+    split = None if args.no_cache or splits.streaming else family.split_frozen(network)
     trained = family.training_model(network if split is None else split[1], args)
-    extras = family.compile_for_training(trained, args, splits["train"])
+    extras = family.compile_for_training(trained, args, splits.prior_images(args.seed))
     colorizer = make_colorizer(family, network, training_size=args.size, options=options)
     try:
         if args.init and not args.resume:  # on resume the backup holds newer weights
@@ -336,18 +369,22 @@ def _train(prog, family, args, files):
     # Atomic: a kill while writing must not leave a settings file that --resume cannot read.
     runfiles.write_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
     if split is None:
-        train = LabBatches(splits["train"], args.batch_size, augment=not args.no_augment, shuffle=True,
-                           seed=args.seed, workers=args.workers, labels=None if labels is None else labels["train"])
-        val = LabBatches(splits["val"], args.batch_size, labels=None if labels is None else labels["val"])
+        train = splits.batches("train", batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed,
+                               workers=args.workers)
+        val = splits.batches("val", batch_size, workers=args.workers)
     else:
         from colorize.data import FeatureBatches
 
         start = time.perf_counter()
-        train = FeatureBatches(splits["train"], split[0], args.batch_size, flip=not args.no_augment, shuffle=True,
+        train = FeatureBatches(splits["train"], split[0], batch_size, flip=not args.no_augment, shuffle=True,
                                seed=args.seed, workers=args.workers, description="encoder features (train)")
-        val = FeatureBatches(splits["val"], split[0], args.batch_size, description="encoder features (val)")
+        val = FeatureBatches(splits["val"], split[0], batch_size, description="encoder features (val)")
         print(f"frozen encoder features of {len(splits['train']) + len(splits['val'])} images computed in "
               f"{time.perf_counter() - start:.0f} s; training the rest on them")
+    if replicas > 1:
+        from colorize.distribute import EvenBatches
+
+        train, val = EvenBatches(train, replicas), EvenBatches(val, replicas)
     pipeline_rate = training.pipeline_images_per_second(train)
     print(f"input pipeline alone (decoded images -> augmented L, ab batches): {pipeline_rate:.0f} images/s")
     try:
