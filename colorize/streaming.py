@@ -92,7 +92,8 @@ def choose_cache(mode, count, size, budget_bytes=None):
 
 
 def _gib(count):
-    return f"{count / 2**30:.2f} GiB"
+    """Bytes in words: MiB below a GiB (a small folder is not '0.00 GiB')."""
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
 # ----------------------------------------------------------------------------- splits
