@@ -4,7 +4,7 @@
 # Each stage is resumable: re-run the script after an interruption (a stage whose backup folder
 # exists is resumed with --resume; a finished one is skipped).
 #
-#   bash scripts/train_iizuka.sh [STAGE...]     # stages: joint, plain (default: both)
+#   bash scripts/train_iizuka.sh [STAGE...]     # stages: joint, plain (default: both), evaluate
 #
 # DATA (default ../shared/data) holds the photos; outputs go under runs/iizuka/ (git-ignored).
 # Class labels are the photos' folder names (252 classes in diverse/train).
@@ -38,6 +38,21 @@ for stage in "${@:-joint plain}"; do
       joint) run joint --class-weight 0.0033333 ;;
       # The same network and epochs on the ab MSE alone.
       plain) run plain --no-classification ;;
+      # Both on 300 unseen-class photos and 300 held-out photos of the training classes (the runs' test split),
+      # AuC / colourfulness / semantic top-1; then bilinear vs guided upsampling at working size 64 (the photos'
+      # short side is 128-192 px: 2-3x the working size; the ab grid is 1/2 of it for iizuka, 1/4 for the
+      # bundled U-Net), with the bundled default model beside them.
+      evaluate)
+        python -m colorize.data --data "$DATA/diverse/train" --split test --list "$OUT/seen_test.txt"
+        for where in unseen seen; do
+          data="$DATA/diverse/unseen"; [ "$where" = seen ] && data="$OUT/seen_test.txt"
+          python -m colorize.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" --data "$data" --limit 300 \
+            --semantic --json "$OUT/eval_$where.json" --figures "$OUT/figures_$where" -q
+        done
+        for method in bilinear guided; do
+          python -m colorize.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" -m colorize/assets/models/unet.keras \
+            --data "$DATA/diverse/unseen" --limit 300 --size 64 --upsample "$method" --json "$OUT/upsample_$method.json" -q
+        done ;;
       *) echo "unknown stage $name" >&2; exit 2 ;;
     esac
   done
