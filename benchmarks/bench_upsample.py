@@ -21,21 +21,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 HEIGHT, WIDTH = 3000, 4000
 
 def inputs(size):
+    """A 12 MP photo-like L and the ab grid a perfect network would predict for it at working size ``size``.
+
+    The photo is bench_colorize.py's synthetic one (smooth colours plus noise); its true ab, area-averaged
+    to the grid, stays in the sRGB gamut as predictions of a trained model mostly do (random ab would send
+    most pixels through the slow out-of-gamut chroma fit of colorize.color and time that instead).
+    """
+    import cv2
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    # A photo-like L (smooth shapes plus noise) and a smooth ab grid.
-    import cv2
+    from bench_colorize import photo
+    from colorize.color import rgb_to_l_ab
 
-    lightness = cv2.resize(rng.uniform(0, 100, (30, 40)).astype(np.float32), (WIDTH, HEIGHT),
-                           interpolation=cv2.INTER_CUBIC)
-    lightness = np.clip(lightness + rng.normal(0, 2, lightness.shape).astype(np.float32), 0, 100)
+    lightness, ab = rgb_to_l_ab(photo(HEIGHT, WIDTH))
     grid = (size * WIDTH // HEIGHT // 2, size // 2)
-    ab = cv2.resize(rng.uniform(-60, 60, (6, 8, 2)).astype(np.float32), grid, interpolation=cv2.INTER_CUBIC)
-    return lightness, ab
+    lightness = np.ascontiguousarray(lightness.reshape(HEIGHT, WIDTH), np.float32)
+    return lightness, cv2.resize(ab.astype(np.float32), grid, interpolation=cv2.INTER_AREA)
 
 
 def main():
