@@ -68,7 +68,7 @@ def square_resize(rgb, size):
     return cv2.resize(crop, (size, size), interpolation=interpolation)
 
 
-def _decode_for_training(path, size):
+def decode_for_training(path, size):
     """Path -> uint8 RGB (size, size, 3), or None for unreadable or grayscale files.
 
     IMREAD_COLOR applies the EXIF orientation (as inference does) and gives
@@ -102,7 +102,7 @@ def _decode_all(paths, size, progress, description):
     images, skipped = [], []
     for path in tqdm(paths, desc=description, unit="img", disable=not progress, leave=False):
         try:
-            rgb = _decode_for_training(path, size)
+            rgb = decode_for_training(path, size)
         except (OSError, cv2.error):
             rgb = None
         if rgb is None:
@@ -124,19 +124,28 @@ def load_images(paths, size, progress=True, description="decoding"):
     return images
 
 
-def folder_splits(folders, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True, labels=False):
-    """One or more image folders (nested class folders included) -> dict split -> uint8 images.
+def folder_split_paths(folders, fractions=DEFAULT_FRACTIONS, seed=0):
+    """One or more image folders -> dict split -> list of photo paths (not decoded).
 
     The split is made per folder on relative paths, so adding a folder never
-    moves another folder's files between splits. Bad files are counted in one
-    warning for the whole run. ``labels``: also return each kept photo's class,
-    see :func:`class_labels` (then the result is (images, labels, class names)).
+    moves another folder's files between splits; RAM and streamed training
+    (:mod:`colorize.streaming`) both start from this listing.
     """
     parts = {name: [] for name in SPLITS}
     for folder in folders:
-        paths = list_images(folder)
-        for name, chosen in split_paths(paths, root=folder, fractions=fractions, seed=seed).items():
+        for name, chosen in split_paths(list_images(folder), root=folder, fractions=fractions, seed=seed).items():
             parts[name].extend(chosen)
+    return parts
+
+
+def folder_splits(folders, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True, labels=False):
+    """One or more image folders (nested class folders included) -> dict split -> uint8 images.
+
+    The split is :func:`folder_split_paths`'s. Bad files are counted in one
+    warning for the whole run. ``labels``: also return each kept photo's class,
+    see :func:`class_labels` (then the result is (images, labels, class names)).
+    """
+    parts = folder_split_paths(folders, fractions, seed)
     result, skipped, kept = {}, [], {}
     for name in SPLITS:
         result[name], bad = _decode_all(parts[name], size, progress, f"decoding {name}")
@@ -182,18 +191,6 @@ def cifar10_splits(size=32, fractions=DEFAULT_FRACTIONS, seed=0, loader=None):
     images = images[keep]
     split = split_items([str(i) for i in range(len(images))], fractions, seed)
     return {name: images[idx] for name, idx in split.items()}
-
-
-def load_splits(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, progress=True, labels=False):
-    """``sources``: list of folders, or ["cifar10"] -> dict split -> uint8 images.
-
-    ``labels``: (images, labels, class names) as :func:`folder_splits`; image folders only.
-    """
-    if len(sources) == 1 and str(sources[0]).lower() == "cifar10":
-        if labels:
-            raise ValueError("class labels come from image folders, not cifar10")
-        return cifar10_splits(size, fractions, seed)
-    return folder_splits(sources, size, fractions, seed, progress, labels=labels)
 
 
 # ----------------------------------------------------------------------------- augmentation

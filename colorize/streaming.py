@@ -29,11 +29,10 @@ from colorize.data import (
     DEFAULT_FRACTIONS,
     SPLITS,
     LabBatches,
-    _decode_for_training,
-    list_images,
+    decode_for_training,
+    folder_split_paths,
     load_images,
     random_affine,
-    split_paths,
     to_l_ab_batch,
 )
 from colorize.errors import ColorizeError
@@ -96,16 +95,7 @@ def _gib(count):
     return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
-# ----------------------------------------------------------------------------- splits
-def folder_split_paths(folders, fractions=DEFAULT_FRACTIONS, seed=0):
-    """dict split -> list of photo paths, exactly the split :func:`colorize.data.folder_splits` decodes."""
-    parts = {name: [] for name in SPLITS}
-    for folder in folders:
-        for name, chosen in split_paths(list_images(folder), root=folder, fractions=fractions, seed=seed).items():
-            parts[name].extend(chosen)
-    return parts
-
-
+# ----------------------------------------------------------------------------- prior sample
 def prior_sample(paths, size, seed=0, max_pixels=PRIOR_PIXELS):
     """uint8 (N, size, size, 3): a seeded sample of photos, enough pixels for a colour prior.
 
@@ -157,7 +147,7 @@ class PathBatches(LabBatches):
         if index in self._skipped:
             return None
         try:
-            rgb = _decode_for_training(self.paths[index], self.size)
+            rgb = decode_for_training(self.paths[index], self.size)
         except Exception:  # noqa: BLE001 - any failure of one file (OSError, cv2.error) only skips it
             rgb = None
         if rgb is None:
@@ -262,7 +252,7 @@ def load_training_photos(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, cac
     (``ram``, or ``auto`` within ``budget_bytes``) or left on disk.
     ``labels``: also give each photo's class (its folder's name, see
     :func:`colorize.data.class_labels`). Raises OSError / ValueError as
-    :func:`colorize.data.load_splits`.
+    :func:`colorize.data.folder_splits`.
     """
     from colorize.data import cifar10_splits, class_labels, folder_splits
 

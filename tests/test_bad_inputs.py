@@ -316,7 +316,7 @@ TRAIN_CASES = {
 
 @pytest.mark.parametrize("name", list(TRAIN_CASES))
 def test_train_bad_input(name, photo_folder, tiny_models, tmp_path, capsys, monkeypatch):
-    from colorize import data
+    from colorize import streaming
     from colorize.train_cli import train_command
 
     argv, expected, fragments = TRAIN_CASES[name]
@@ -329,8 +329,8 @@ def test_train_bad_input(name, photo_folder, tiny_models, tmp_path, capsys, monk
         argv += ["--output", str(tmp_path / "run" / "m.keras")]
     if "--data" not in argv:
         argv += ["--data", str(photo_folder)]
-    loaded, load_splits = [], data.load_splits
-    monkeypatch.setattr(data, "load_splits", lambda *a, **k: loaded.append(a) or load_splits(*a, **k))
+    loaded, load_photos = [], streaming.load_training_photos
+    monkeypatch.setattr(streaming, "load_training_photos", lambda *a, **k: loaded.append(a) or load_photos(*a, **k))
     script = "complex" if name.startswith(("--lam", "--weight-decay")) else "simple"
     argv += ["--size", "16"] * ("--size" not in argv)
     status, stdout, stderr = _call(capsys, lambda a: train_command(script, a), argv)

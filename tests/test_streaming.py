@@ -87,7 +87,7 @@ def test_auto_keeps_photos_in_ram_only_when_they_fit_the_budget():
 
 
 def test_streaming_prior_sample_is_seeded_and_bounded(good_folder):
-    paths = streaming.folder_split_paths([good_folder])["train"]
+    paths = data.folder_split_paths([good_folder])["train"]
     sample = streaming.prior_sample(paths, 32, seed=1, max_pixels=32 * 32 * 5)
     assert sample.shape == (5, 32, 32, 3) and sample.dtype == np.uint8
     np.testing.assert_array_equal(sample, streaming.prior_sample(paths, 32, seed=1, max_pixels=32 * 32 * 5))
