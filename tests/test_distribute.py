@@ -49,6 +49,22 @@ CHILD = textwrap.dedent(
         _, mirrored = step()
     moved = max(float(np.abs(a - b).max()) for a, b in zip(start, single))
     gap = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
+    gan = None
+    if keras.backend.backend() == "tensorflow":  # the GAN's own train/test steps (TensorFlow only)
+        from colorize.models.gan import GANTrainer, make_adam
+        from colorize.models.patchgan import build_discriminator
+        def gan_logs():
+            keras.utils.set_random_seed(0)
+            inputs = keras.Input((8, 8, 1))
+            generator = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same")(inputs / 100.0))
+            trainer = GANTrainer(generator, build_discriminator(8), output_stride=1)
+            trainer.compile(make_adam(1e-4), make_adam(1e-4))
+            history = trainer.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+            return {**{k: v[-1] for k, v in history.items()},
+                    "val": trainer.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["loss"]}
+        gan = {"single": gan_logs()}
+        with distribute.data_parallel(True):
+            gan["mirrored"] = gan_logs()
 
     class Disconnect(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -65,7 +81,7 @@ CHILD = textwrap.dedent(
     training.fit = lambda *a, **k: real_fit(*a, **k, verbose=0)
     output = args[args.index("--output") + 1]
     status = main(["simple", "--output", output, "--resume", "--distribute"])
-    print(json.dumps({"replicas": replicas, "gap": gap, "moved": moved, "status": status}))
+    print(json.dumps({"replicas": replicas, "gap": gap, "moved": moved, "status": status, "gan": gan}))
     """
 )
 
@@ -89,6 +105,12 @@ def _check(found, stdout, output):
     assert found["moved"] > 1e-3  # the step changes the weights, so equal weights mean equal steps
     assert found["gap"] < 1e-3 * found["moved"], found  # summed instead of averaged: gap == moved
     assert found["status"] == 0
+    if found["gan"]:  # logged losses are the global batch's on 2 devices too (not each replica's half share)
+        single, mirrored = found["gan"]["single"], found["gan"]["mirrored"]
+        assert mirrored["loss"] == pytest.approx(single["loss"], rel=1e-4), found["gan"]  # no BN: identical
+        assert mirrored["val"] == pytest.approx(single["val"], rel=1e-4), found["gan"]
+        # The discriminator's batch statistics are per replica, so its losses only come close.
+        assert mirrored["d_loss"] == pytest.approx(single["d_loss"], rel=0.25), found["gan"]
     assert stdout.count("data-parallel on 2 device(s)") == 2 and "global batch 2 x 2 = 4 images" in stdout
     from colorize import runfiles
 

@@ -51,6 +51,9 @@ DILATED_FILTERS = {1: 32, 2: 64, 4: 128, 8: 256, 16: 512}
 DILATION_RATES = (2, 4, 2)
 # pix2pix's Adam.
 BETA_1 = 0.5
+# Logs computed by Keras losses: under tf.distribute each replica's value is divided by the replica
+# count (so that the summed gradients are the global batch's); the logs undo that.
+DISTRIBUTION_SCALED = ("loss", "g_adv", "d_loss")
 
 
 def build_dilated_unet(width=1.0):
@@ -115,6 +118,20 @@ def split_frozen(network):
 
 
 @keras.saving.register_keras_serializable(package="colorize")
+def unscale_loss_for_distribution(value):
+    """A Keras loss's value inside a ``tf.distribute`` replica (divided by the replica count) -> the loss.
+
+    Keras's own ``keras.src.losses.loss.unscale_loss_for_distribution`` is private; this is the same
+    rule. Other backends and one replica: ``value`` unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value * float(replicas) if replicas > 1 else value
+
+
 class GANTrainer(keras.Model):
     """Generator and discriminator trained together by ``fit`` (TensorFlow backend).
 
@@ -188,6 +205,8 @@ class GANTrainer(keras.Model):
 
     def _record(self, batch, **values):
         for name, value in values.items():
+            if name in DISTRIBUTION_SCALED:  # per-replica share of the loss -> the loss itself, as Keras logs it
+                value = unscale_loss_for_distribution(value)
             self.trackers[name].update_state(value, sample_weight=batch)
         return {name: self.trackers[name].result() for name in values}
 
