@@ -366,9 +366,7 @@ def write_split_list(folders, split, list_path, fractions=DEFAULT_FRACTIONS, see
     from pathlib import Path
 
     list_path = Path(list_path)
-    chosen = []
-    for folder in folders:
-        chosen += split_paths(list_images(folder), root=folder, fractions=fractions, seed=seed)[split]
+    chosen = folder_split_paths(folders, fractions, seed)[split]
     base = list_path.resolve().parent
     lines = [os.path.relpath(Path(p).resolve(), base) for p in chosen]
     list_path.parent.mkdir(parents=True, exist_ok=True)
