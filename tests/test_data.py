@@ -36,6 +36,16 @@ def test_folder_splits_reads_nested_folders_and_skips_bad_files_in_one_warning(p
     assert all(splits[n].dtype == np.uint8 and splits[n].shape[1:] == (32, 32, 3) for n in data.SPLITS)
 
 
+def test_split_list_names_the_photos_training_holds_out(photo_folder, tmp_path, capsys):
+    # python -m colorize.data writes the test split that training keeps back, for colorize.evaluate.
+    assert data.main(["--data", str(photo_folder), "--split", "test", "--list", str(tmp_path / "l" / "t.txt")]) == 0
+    listed = (tmp_path / "l" / "t.txt").read_text().splitlines()
+    expected = data.folder_split_paths([photo_folder])["test"]
+    assert listed and sorted((tmp_path / "l" / line).resolve() for line in listed) == sorted(p.resolve() for p in expected)
+    assert f"{len(listed)} test images listed" in capsys.readouterr().out
+    assert not set(expected) & set(data.folder_split_paths([photo_folder])["train"])
+
+
 def test_cifar10_uses_the_keras_loader_interface():
     rng = np.random.default_rng(0)
     fake = rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8)
