@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Colorize grayscale photos with the Zhang-style classifier (the `colorize` default). See --help."""
+"""Colorize grayscale photos with the bundled default (any non-simple family with --model). See --help."""
 
 import sys
 

@@ -228,7 +228,7 @@ def main():
     if args.model is None:
         from colorize.bundled import bundled_model
 
-        args.model = str(bundled_model("unet"))
+        args.model = str(bundled_model())
     if "help" in args.only:
         bench_help(args.runs)
     if "startup" in args.only:

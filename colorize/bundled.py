@@ -1,9 +1,11 @@
 """The models and sample photos shipped inside the package (found with importlib.resources).
 
     colorize/assets/models/simple.keras    the CS 512 L2 regression model (colorize_simple.py's default)
-    colorize/assets/models/unet.keras      a Zhang-style classifier head (bins, rebalanced loss) on a U-Net over
-                                           frozen EfficientNet-Lite0 features: colorize_complex.py's and
-                                           colorize's default
+    colorize/assets/models/gan.keras       the GAN family's generator (a U-Net over frozen EfficientNet-Lite0
+                                           features, L1 then adversarial + 100 x L1): colorize_complex.py's
+                                           and colorize's default
+    colorize/assets/models/unet.keras      a Zhang-style classifier head (bins, rebalanced loss) on the same kind
+                                           of U-Net: more colour, less often right (the previous default)
     colorize/assets/models/zhang.keras     the earlier default: Zhang et al.'s classifier trained from scratch
     colorize/assets/samples/               public-domain / CC0 photos colorized by a run without arguments
 
@@ -16,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 
 # Bundled model used when a command line is given no --model.
-DEFAULT_MODEL = "unet"
-MODEL_NAMES = ("simple", "zhang", "unet")
+DEFAULT_MODEL = "gan"
+MODEL_NAMES = ("simple", "zhang", "unet", "gan")
 
 
 def _asset(*parts):

@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from colorize.bundled import DEFAULT_MODEL
 from colorize.errors import ColorizeError
 from colorize.helpformat import HelpFormatter
 
@@ -39,9 +40,9 @@ TEMPERATURE_RANGE = (0.01, 10.0)
 _SCRIPTS = {
     None: {
         "prog": "colorize",
-        "model": "unet",
+        "model": DEFAULT_MODEL,
         "description": "Colorize grayscale photos with a trained colorizer (any family; default: the bundled "
-        "Zhang-style classifier on pretrained U-Net features).",
+        "GAN-trained U-Net on pretrained EfficientNet-Lite0 features).",
     },
     "simple": {
         "prog": "colorize_simple.py",
@@ -50,9 +51,10 @@ _SCRIPTS = {
     },
     "complex": {
         "prog": "colorize_complex.py",
-        "model": "unet",
-        "description": "Colorize grayscale photos with the Zhang-et-al-style classifier over quantized ab "
-        "colours (or another family's model given with --model).",
+        "model": DEFAULT_MODEL,
+        "description": "Colorize grayscale photos with the bundled default (a GAN-trained U-Net on pretrained "
+        "EfficientNet-Lite0 features) or any non-simple family's model given with --model, such as the "
+        "Zhang-et-al-style classifiers over quantized ab colours (colorize/assets/models/zhang.keras, unet.keras).",
     },
 }
 
@@ -110,7 +112,7 @@ def build_colorize_parser(script=None):
             "--temperature", "-t", type=_temperature, default=None,
             help=f"annealed-mean temperature of a classifier (bins) model, {low:g}..{high:g}: 1 = plain mean "
             "(duller), towards 0 = most likely colour (bolder); default: the model's own (0.7 for the "
-            "bundled default); ignored by regression models",
+            "bundled unet model); ignored by regression models such as the bundled default",
         )
     parser.add_argument(
         "--no-mirror", dest="mirror", action="store_false", default=argparse.SUPPRESS,

@@ -52,7 +52,7 @@ for stage in "${@:-unet_bins}"; do
               --gan-weight 0 --epochs 5 --patience 3 --lr 1e-3 --min-delta 0.0005 ;;
     # ... then adversarial + 100 x L1 from it (pix2pix's Adam), best epoch by validation L1.
     gan) run gan gan --backbone efficientnet_lite0 --width 0.5 --size 128 --batch-size 32 \
-           --init "$OUT/gan_l1.keras" --gan-weight 1 --l1-weight 100 --epochs 4 --patience 4 --lr 2e-4 \
+           --init "$OUT/gan_l1.keras" --gan-weight 1 --l1-weight 100 --epochs 2 --patience 2 --lr 2e-4 \
            --min-delta 0.0005 ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

@@ -100,9 +100,9 @@ def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_no_argument_run_colorizes_the_bundled_samples(kind, tmp_path):
-    from colorize.bundled import bundled_model, samples_folder
+    from colorize.bundled import DEFAULT_MODEL, bundled_model, samples_folder
 
-    bundled = {"simple": "simple", "complex": "unet"}[kind]  # each alias's default model
+    bundled = {"simple": "simple", "complex": DEFAULT_MODEL}[kind]  # each alias's default model
     if not bundled_model(bundled).exists():
         pytest.fail(f"the bundled {bundled}.keras is missing")
     result = run_script(SCRIPTS[kind], cwd=tmp_path)

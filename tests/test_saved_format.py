@@ -69,12 +69,12 @@ def test_bundled_models_are_self_describing():
     from colorize.bundled import bundled_model
 
     for name, family, head, size in (("simple", "simple", "regression", 64), ("zhang", "zhang", "bins", 128),
-                                     ("unet", "unet", "bins", 128)):
+                                     ("unet", "unet", "bins", 128), ("gan", "gan", "regression", 128)):
         config = json.loads(zipfile.ZipFile(bundled_model(name)).read("config.json"))
         assert config["class_name"] == "Colorizer"
         described = config["config"]
         assert (described["family"], described["head"], described["training_size"]) == (family, head, size)
-        assert described["input_multiple"] == (32 if family == "unet" else 8)
+        assert described["input_multiple"] == (32 if family in ("unet", "gan") else 8)  # the Lite0 encoder's stride
     from colorize.quantize import ab_bins
 
     bins = json.loads(zipfile.ZipFile(bundled_model("zhang")).read("config.json"))["config"]["bins"]
@@ -131,5 +131,7 @@ def test_lazy_library_entry_points():
 def test_colorize_console_help_names_the_default_model():
     result = run_script("colorize_complex.py", "--help", timeout=60)
     text = " ".join(result.stdout.split())  # argparse wraps lines
-    assert result.returncode == 0 and "the bundled unet model" in text
+    from colorize.bundled import DEFAULT_MODEL
+
+    assert result.returncode == 0 and f"the bundled {DEFAULT_MODEL} model" in text
     assert "SHORTER side" in text and "0.01..10" in text and "(default: True)" not in text
