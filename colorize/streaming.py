@@ -27,7 +27,6 @@ import numpy as np
 
 from colorize.data import (
     DEFAULT_FRACTIONS,
-    SPLITS,
     LabBatches,
     decode_for_training,
     folder_split_paths,

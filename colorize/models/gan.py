@@ -117,7 +117,6 @@ def split_frozen(network):
     return split_encoder(network)
 
 
-@keras.saving.register_keras_serializable(package="colorize")
 def unscale_loss_for_distribution(value):
     """A Keras loss's value inside a ``tf.distribute`` replica (divided by the replica count) -> the loss.
 
@@ -132,6 +131,7 @@ def unscale_loss_for_distribution(value):
     return value * float(replicas) if replicas > 1 else value
 
 
+@keras.saving.register_keras_serializable(package="colorize")
 class GANTrainer(keras.Model):
     """Generator and discriminator trained together by ``fit`` (TensorFlow backend).
 
