@@ -1,13 +1,17 @@
-"""Write a colorizer as one self-describing ``.keras`` file for colorizing.
+"""Write a colorizer as one self-describing ``.keras`` file for colorizing, or compile it for LiteRT.
 
     python -m colorize.export SOURCE.keras TARGET.keras [--temperature T] [--training-size S]
+    python -m colorize.export SOURCE.keras SOURCE.lite      # compiled companion (colorize.lite)
 
 SOURCE may be any colorizer file: a current one (e.g. a training run's best
 model), or one of the format before self-describing colorizers, which is
 converted (:mod:`colorize.legacy`; its ``NAME_settings.json`` beside it
 supplies the training size and the builder's options). TARGET holds the
 Colorizer without optimizer state, written atomically; an existing TARGET is
-kept unless ``--overwrite``.
+kept unless ``--overwrite``. A TARGET ending in ``.lite`` is the colorizer
+compiled for the LiteRT runtime (:mod:`colorize.lite`): written beside
+SOURCE as SOURCE's stem + ``.lite`` and without changed settings, the command
+lines use it instead of SOURCE (same colours, start-up in a fraction of a second).
 """
 
 import argparse
@@ -28,7 +32,8 @@ def build_parser():
         formatter_class=HelpFormatter,
     )
     parser.add_argument("source", metavar="SOURCE.keras", help="colorizer file to read (old or new format)")
-    parser.add_argument("target", metavar="TARGET.keras", help="file to write")
+    parser.add_argument("target", metavar="TARGET", help="file to write: TARGET.keras, or TARGET.lite for the "
+                        "colorizer compiled for the LiteRT runtime (needs TensorFlow; ~20 s for the bundled U-Net)")
     parser.add_argument("--temperature", "-t", type=float, default=None,
                         help="default annealed-mean temperature stored in the file (bins heads only; "
                         "default: keep the source's)")
@@ -48,8 +53,8 @@ def export_colorizer(colorizer, target):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.target.endswith(".keras") is False:
-        parser.error(f"{args.target}: the target must end in .keras")
+    if not args.target.endswith((".keras", ".lite")):
+        parser.error(f"{args.target}: the target must end in .keras or .lite")
     if Path(args.target).exists() and not args.overwrite:
         parser.exit(2, f"{PROG}: error: {args.target}: exists (pass --overwrite to replace it)\n")
     if args.training_size is not None and args.training_size < 8:
@@ -74,7 +79,16 @@ def main(argv=None):
     if args.training_size is not None:
         colorizer.training_size = args.training_size
     try:
-        export_colorizer(colorizer, args.target)
+        if args.target.endswith(".lite"):
+            from colorize.lite import compile_colorizer, file_digest
+
+            # Only an unchanged copy may stand in for SOURCE (compiled_companion checks this digest).
+            unchanged = args.temperature is None and args.training_size is None
+            compile_colorizer(colorizer, args.target, file_digest(args.source) if unchanged else None)
+        else:
+            export_colorizer(colorizer, args.target)
+    except RuntimeError as error:  # another backend than TensorFlow
+        parser.exit(2, f"{PROG}: error: {args.target}: {error}\n")
     except OSError as error:
         parser.exit(2, f"{PROG}: error: {args.target}: cannot write ({error.strerror or error})\n")
     print(f"wrote {args.target}: family {colorizer.family}, head {colorizer.head}, "

@@ -9,7 +9,10 @@
 The output keeps the input's lightness: only ab is predicted and upsampled.
 Nothing here depends on the model's family; a saved
 :class:`~colorize.models.colorizer.Colorizer` says its input multiple,
-output stride, training size and how to decode its output.
+output stride, training size and how to decode its output. Nor on the
+engine: a compiled :class:`~colorize.lite.LiteColorizer` offers the same
+calls, and Keras is imported only when a Keras model is loaded (so a run on
+a compiled model never imports TensorFlow).
 """
 
 import warnings
@@ -18,10 +21,9 @@ import zipfile
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
-from colorize import color
+from colorize import color, lite
 from colorize.errors import ColorizeError
 
 # Working size of a model that does not record the size it was trained at.
@@ -32,14 +34,48 @@ class LegacyModelWarning(UserWarning):
     """A model file in the format before self-describing colorizers (converted on loading)."""
 
 
-def load_colorizer(path, families=None, script_hint=None):
-    """Load a saved ``.keras`` colorizer (a :class:`~colorize.models.colorizer.Colorizer`).
+def model_engine(path, engine=None):
+    """Which engine runs the model at ``path``, and from which file: ("keras" | "litert", Path).
+
+    engine: None (the file's own: Keras for .keras, LiteRT for .lite),
+    "keras" (the .keras file itself), "litert" (its compiled
+    companion, see :func:`colorize.lite.compiled_companion`, required) or
+    "auto" (the companion when there is an up-to-date one and LiteRT is
+    installed, else the .keras file). A ``.lite`` file runs on LiteRT.
+    Raises ColorizeError(path, reason) when the engine asked for cannot run it.
+    """
+    path = Path(path)
+    if engine is None:
+        engine = "litert" if path.suffix == lite.SUFFIX else "keras"
+    if engine not in lite.ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (one of {', '.join(lite.ENGINES)})")
+    if path.suffix == lite.SUFFIX:
+        if engine == "keras":
+            raise ColorizeError(path, "a compiled colorizer runs on LiteRT only; give its .keras file for the Keras engine")
+        return "litert", path
+    if engine == "keras":
+        return "keras", path
+    companion = lite.compiled_companion(path) if path.suffix == ".keras" else None
+    if companion is not None:
+        return "litert", companion
+    if engine == "litert":
+        if not lite.runtime_available():
+            raise ColorizeError(path, f"the LiteRT engine is not installed ({lite.INSTALL_HINT})")
+        raise ColorizeError(path, f"no up-to-date compiled copy {lite.companion_path(path).name} beside it "
+                                  f"(python -m colorize.export {path} {lite.companion_path(path)} makes one)")
+    return "keras", path
+
+
+def load_colorizer(path, families=None, script_hint=None, engine=None):
+    """Load a saved colorizer: a ``.keras`` file (a :class:`~colorize.models.colorizer.Colorizer`)
+    or a compiled ``.lite`` one (a :class:`~colorize.lite.LiteColorizer`, same calls).
 
     Args:
-        path: the .keras file.
+        path: the .keras or .lite file.
         families: registry names this caller accepts (None: any).
         script_hint: what to suggest when the family is not accepted
             (e.g. "use colorize_simple.py").
+        engine: None (the file's own), "keras", "litert" or "auto" (:func:`model_engine`).
 
     Files of the earlier format (a bare network on normalised L, without a
     description) are converted on loading (:mod:`colorize.legacy`) with a
@@ -47,13 +83,25 @@ def load_colorizer(path, families=None, script_hint=None):
     for good. Raises ColorizeError(path, reason) for a missing, corrupt or
     unsuitable file (another family, or weights that are not finite).
     """
-    from colorize.models.colorizer import Colorizer
-
     path = Path(path)
     if not path.exists():
         raise ColorizeError(path, "model file not found")
+    kind, source = model_engine(path, engine)
+    model = lite.LiteColorizer.load(source) if kind == "litert" else _load_keras_colorizer(path)
+    if families is not None and model.family not in families:
+        hint = f" ({script_hint})" if script_hint else ""
+        raise ColorizeError(path, f"this is a {model.family} model, not one of {', '.join(families)}{hint}")
+    return model
+
+
+def _load_keras_colorizer(path):
+    """A .keras file -> Colorizer (old-format files converted), its weights checked finite."""
+    import keras
+
+    from colorize.models.colorizer import Colorizer
+
     if path.is_dir() or path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ColorizeError(path, "not a Keras model file (expected a .keras archive)")
+        raise ColorizeError(path, f"not a Keras model file (expected a .keras archive, or a compiled {lite.SUFFIX} one)")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for broken archives
@@ -70,15 +118,21 @@ def load_colorizer(path, families=None, script_hint=None):
             f"{path}: model in the old format, converted on loading "
             f"(python -m colorize.export {path} NEW.keras converts it once)",
             LegacyModelWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    if families is not None and model.family not in families:
-        hint = f" ({script_hint})" if script_hint else ""
-        raise ColorizeError(path, f"this is a {model.family} model, not one of {', '.join(families)}{hint}")
     # A diverged training run's weights: every colour would come out NaN.
     if not all(np.isfinite(weight).all() for weight in model.get_weights()):
         raise ColorizeError(path, "the model's weights are not finite (NaN or inf: saved by a diverged training run?)")
     return model
+
+
+def _to_numpy(value):
+    """A backend tensor (or a NumPy array from a compiled network) -> NumPy."""
+    if isinstance(value, np.ndarray):
+        return value
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def default_working_size(colorizer):
@@ -169,8 +223,8 @@ def _run_network(network, batch):
     count = seen.get(batch.shape, 0)
     seen[batch.shape] = count + 1
     if count < EAGER_CALLS_PER_SHAPE:
-        return np.asarray(keras.ops.convert_to_numpy(network(batch, training=False)))
-    return np.asarray(network.predict_on_batch(batch))
+        return _to_numpy(network(batch, training=False))
+    return _to_numpy(network.predict_on_batch(batch))
 
 
 def _forward(network, inputs, mirror):
@@ -194,7 +248,7 @@ def decode(colorizer, raw, temperature=None):
     model's default, 0.38 as in Zhang et al.); a regression head's output
     already is ab.
     """
-    return np.asarray(keras.ops.convert_to_numpy(colorizer.decode(raw, temperature)), np.float32)
+    return np.asarray(_to_numpy(colorizer.decode(raw, temperature)), np.float32)
 
 
 # Pixels composed at a time: the float32 temporaries of a strip (upsampled ab, Lab,

@@ -223,7 +223,7 @@ def test_colorize_help_texts(capsys):
         status, stdout, stderr = _call(capsys, lambda a: colorize_command(script, a), ["--help"])
         assert status == 0 and not stderr
         text = " ".join(stdout.split())
-        mirror = text[text.rindex("--no-mirror") :].split("--compare")[0]  # its entry, not the usage line
+        mirror = text[text.rindex("--no-mirror") :].split("--upsample")[0]  # its entry, not the usage line
         assert "averaged" in mirror and "(default" not in mirror, mirror
         assert "SHORTER side" in text[text.rindex("--size SIZE") :][:200]
 

@@ -1,0 +1,315 @@
+"""Colorizers compiled for the LiteRT runtime: the same network, ready in a fraction of a second.
+
+Why: a command-line run that colorizes three photos spends most of its time
+before the first pixel: importing TensorFlow (5-9 s on a 2-core CPU) and
+rebuilding a ``.keras`` file's graph of ~300 layers (about 3 s), then tracing
+the first calls. The LiteRT interpreter (``ai-edge-litert``, a ~20 MB wheel
+with no TensorFlow inside) imports in 0.2 s and loads a compiled network in
+milliseconds, so the command lines use a compiled copy of a model when there
+is an up-to-date one (:func:`compiled_companion`).
+
+A ``.lite`` file is a zip archive that describes itself like a ``.keras`` one:
+
+    colorizer.json   format version, family, head, input multiple, output stride,
+                     training size, default temperature (bins heads), the builder's
+                     options and the SHA-256 of the .keras file it was compiled from
+    network.tflite   a LiteRT flatbuffer with two signatures:
+                       network: lightness (B, H, W, 1) float32 in [0, 100]
+                                -> raw (B, H/s, W/s, C): ab in Lab units or logits
+                       decode:  raw (B, h, w, C), temperature () float32
+                                -> ab (B, h, w, 2) float32, Lab units
+
+Both signatures are the Keras model's own graph (the decoder's annealed mean
+included), converted by TensorFlow's converter, so nothing is implemented
+twice; a compiled network's ab differs from the Keras one's by ~1e-4 Lab
+units (float32 kernels in another order). :class:`LiteColorizer` offers what
+:mod:`colorize.inference` uses of a :class:`~colorize.models.colorizer.Colorizer`
+(``network(batch)``, ``network.predict_on_batch``, ``decode``, the
+description), so the predict path is the same for both.
+
+Compiling needs TensorFlow (``python -m colorize.export MODEL.keras MODEL.lite``);
+running needs only ``ai-edge-litert``.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from colorize.errors import ColorizeError
+
+SUFFIX = ".lite"
+FORMAT = "colorize-lite/1"
+DESCRIPTION_NAME = "colorizer.json"
+NETWORK_NAME = "network.tflite"
+# Names of the two signatures inside network.tflite.
+NETWORK_SIGNATURE = "network"
+DECODE_SIGNATURE = "decode"
+# What the command lines do with a .keras model that has a compiled companion.
+ENGINES = ("auto", "keras", "litert")
+INSTALL_HINT = "pip install ai-edge-litert"
+
+
+def file_digest(path):
+    """SHA-256 hex digest of a file's bytes (a 15 MB model: ~30 ms)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def runtime_available():
+    """True when the LiteRT interpreter can be imported (it has no wheel for some platforms)."""
+    try:
+        _interpreter_class()
+    except ImportError:
+        return False
+    return True
+
+
+def _interpreter_class():
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter
+
+
+def companion_path(keras_path):
+    """Where the compiled copy of ``MODEL.keras`` lives: ``MODEL.lite`` beside it."""
+    return Path(keras_path).with_suffix(SUFFIX)
+
+
+def read_description(path):
+    """The ``colorizer.json`` of a ``.lite`` file as a dict. Raises ColorizeError(path, reason)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            description = json.loads(archive.read(DESCRIPTION_NAME))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise ColorizeError(path, f"not a compiled colorizer ({_reason(error)})") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise ColorizeError(path, f"not a compiled colorizer of format {FORMAT}")
+    return description
+
+
+def compiled_companion(keras_path):
+    """``MODEL.lite`` beside ``MODEL.keras`` when it was compiled from exactly this file and LiteRT
+    is installed; else None (then the .keras file is used, as it always can be).
+
+    A companion compiled from an earlier version of the .keras file (another
+    SHA-256) is never used: its colours would not be the model's.
+    """
+    companion = companion_path(keras_path)
+    if not companion.is_file() or not Path(keras_path).is_file() or not runtime_available():
+        return None
+    try:
+        description = read_description(companion)
+    except ColorizeError:
+        return None
+    if description.get("source_sha256") != file_digest(keras_path):
+        return None
+    return companion
+
+
+class LiteNetwork:
+    """The ``network`` signature of a compiled colorizer, called like a Keras model on NumPy batches.
+
+    Each input shape gets its own interpreter's tensors allocated once (LiteRT
+    resizes the input and plans memory on a shape change; a folder of photos
+    repeats a few shapes).
+    """
+
+    def __init__(self, interpreter):
+        self._runner = interpreter.get_signature_runner(NETWORK_SIGNATURE)
+        self._input_name = next(iter(self._runner.get_input_details()))
+
+    def __call__(self, batch, training=False):
+        """L (B, H, W, 1) float32 in [0, 100] -> raw (B, H/s, W/s, C) float32 NumPy."""
+        batch = np.ascontiguousarray(batch, np.float32)
+        outputs = self._runner(**{self._input_name: batch})
+        return next(iter(outputs.values())).copy()
+
+    predict_on_batch = __call__
+
+
+class LiteColorizer:
+    """A compiled colorizer (``.lite`` file) with the description and calls of a Colorizer.
+
+    Attributes mirror :class:`~colorize.models.colorizer.Colorizer`: family,
+    head, input_multiple, output_stride, training_size, temperature, options;
+    ``network`` runs the network, :meth:`decode` decodes raw output.
+    """
+
+    def __init__(self, network_bytes, description, threads=None):
+        from colorize.runtime import silenced_stderr_fd
+
+        # The runtime logs "Created TensorFlow Lite XNNPACK delegate" to fd 2; a CLI promises a quiet stderr.
+        with silenced_stderr_fd():
+            interpreter = _interpreter_class()(model_content=network_bytes, num_threads=threads or _cpu_count())
+        self.network = LiteNetwork(interpreter)
+        self._decode = interpreter.get_signature_runner(DECODE_SIGNATURE)
+        self._decode_inputs = set(self._decode.get_input_details())
+        self.family = str(description["family"])
+        self.head = description["head"]
+        self.input_multiple = int(description["input_multiple"])
+        self.output_stride = int(description["output_stride"])
+        size = description.get("training_size")
+        self.training_size = None if size is None else int(size)
+        temperature = description.get("temperature")
+        self.temperature = None if temperature is None else float(temperature)
+        self.options = dict(description.get("options") or {})
+        self.source_sha256 = description.get("source_sha256")
+
+    @classmethod
+    def load(cls, path, threads=None):
+        """Read a ``.lite`` file. Raises ColorizeError(path, reason) when it is missing, not a
+        compiled colorizer, or LiteRT is not installed."""
+        path = Path(path)
+        if not path.is_file():
+            raise ColorizeError(path, "model file not found")
+        description = read_description(path)
+        if not runtime_available():
+            raise ColorizeError(path, f"a compiled colorizer needs the LiteRT runtime ({INSTALL_HINT})")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                network_bytes = archive.read(NETWORK_NAME)
+            return cls(network_bytes, description, threads=threads)
+        except (OSError, zipfile.BadZipFile, KeyError, ValueError, RuntimeError) as error:
+            raise ColorizeError(path, f"corrupt compiled colorizer ({_reason(error)})") from None
+
+    def decode(self, raw, temperature=None):
+        """Raw output (B, h, w, C) -> ab (B, h, w, 2) float32 NumPy (annealed mean at ``temperature``,
+        None: the model's own, for a bins head; the identity for regression). Also takes one (h, w, C)."""
+        raw = np.asarray(raw, np.float32)
+        single = raw.ndim == 3
+        inputs = {"raw": np.ascontiguousarray(raw[None] if single else raw)}
+        if "temperature" in self._decode_inputs:  # a regression decoder ignores it (and the converter drops it)
+            value = self.temperature if temperature is None else temperature
+            inputs["temperature"] = np.asarray(value if value is not None else 1.0, np.float32)
+        ab = next(iter(self._decode(**inputs).values()))
+        return ab[0].copy() if single else ab.copy()
+
+
+def _cpu_count():
+    """CPUs this process may use (the interpreter's threads)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _reason(error):
+    text = getattr(error, "strerror", None) or str(error).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:160]
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling (needs TensorFlow; never imported by a run that only colorizes)
+
+
+@contextlib.contextmanager
+def _converter_friendly_upsampling():
+    """Nearest-neighbour UpSampling2D as one resize op while a graph is traced for conversion.
+
+    Keras implements it with two ``repeat`` ops (for XLA); with a dynamic
+    height and width the converter loses the channel count after them and
+    cannot lower the following convolutions. ``tf.image.resize(..., "nearest")``
+    to exactly twice the size picks the same pixels (source index i // 2) and
+    is a builtin LiteRT op. The change is undone on exit; a test compares the
+    compiled network with the Keras one, so a Keras release that changes the
+    private method shows up there.
+    """
+    import keras
+    import tensorflow as tf
+
+    layer_class = keras.layers.UpSampling2D
+    original = getattr(layer_class, "_resize_images", None)
+    if original is None:
+        yield
+        return
+
+    def resize_images(self, x, height_factor, width_factor, data_format, interpolation="nearest"):
+        if interpolation != "nearest" or data_format != "channels_last":
+            return original(self, x, height_factor, width_factor, data_format, interpolation)
+        shape = tf.shape(x)
+        return tf.image.resize(x, tf.stack([shape[1] * height_factor, shape[2] * width_factor]), method="nearest")
+
+    layer_class._resize_images = resize_images
+    try:
+        yield
+    finally:
+        layer_class._resize_images = original
+
+
+def describe(colorizer, source_sha256=None):
+    """The ``colorizer.json`` of a Keras :class:`~colorize.models.colorizer.Colorizer`."""
+    return {
+        "format": FORMAT,
+        "family": colorizer.family,
+        "head": colorizer.head,
+        "input_multiple": colorizer.input_multiple,
+        "output_stride": colorizer.output_stride,
+        "training_size": colorizer.training_size,
+        "temperature": colorizer.temperature,
+        "options": colorizer.options,
+        "source_sha256": source_sha256,
+    }
+
+
+def convert_network(colorizer):
+    """The colorizer's network and decoder as LiteRT flatbuffer bytes (two signatures, see the module).
+
+    Needs the TensorFlow backend. Takes ~20 s for the bundled U-Net on a 2-core CPU.
+    """
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"compiling for LiteRT needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})")
+    raw_channels = colorizer.network.output.shape[-1]
+    archive = keras.export.ExportArchive()
+    archive.track(colorizer)
+    with _converter_friendly_upsampling():
+        archive.add_endpoint(
+            NETWORK_SIGNATURE,
+            lambda lightness: {"raw": colorizer.network(lightness, training=False)},
+            input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32, name="lightness")],
+        )
+        archive.add_endpoint(
+            DECODE_SIGNATURE,
+            lambda raw, temperature: {"ab": colorizer.decode(raw, temperature)},
+            input_signature=[
+                tf.TensorSpec((None, None, None, raw_channels), tf.float32, name="raw"),
+                tf.TensorSpec((), tf.float32, name="temperature"),
+            ],
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            archive.write_out(folder, verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(
+                folder, signature_keys=[NETWORK_SIGNATURE, DECODE_SIGNATURE]
+            )
+            return converter.convert()
+
+
+def compile_colorizer(colorizer, target, source_sha256=None):
+    """Write ``colorizer`` (a Keras Colorizer) as a ``.lite`` file at ``target``, atomically.
+
+    ``source_sha256``: digest of the .keras file it was loaded from, which
+    makes the result that file's :func:`compiled_companion`. Returns the Path.
+    """
+    from colorize.io import write_bytes_atomic
+
+    network_bytes = convert_network(colorizer)
+    buffer = io.BytesIO()
+    # Stored, not deflated: float weights barely compress and loading stays a plain read.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(DESCRIPTION_NAME, json.dumps(describe(colorizer, source_sha256), indent=2))
+        archive.writestr(NETWORK_NAME, network_bytes)
+    write_bytes_atomic(target, buffer.getvalue())
+    return Path(target)
