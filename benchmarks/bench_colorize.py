@@ -4,7 +4,8 @@
     python benchmarks/bench_colorize.py                 # everything (about 10 minutes on 2 cores)
     python benchmarks/bench_colorize.py --only help startup big folder per-image training
 
-Figures:
+Figures (startup, big and folder once per engine: --engines auto keras; auto = the
+compiled LiteRT copy of a bundled model, keras = the .keras file through TensorFlow):
   help      every command's --help and `import colorize`: process start to exit (no Keras/TensorFlow)
   startup   the no-argument run of colorize_complex.py, process start to written files
   big       a 12-megapixel photo (4000x3000): seconds beyond start-up and peak memory (max RSS)
@@ -79,25 +80,36 @@ def bench_help(runs):
               f"(min {min(times):.3f}, max {max(times):.3f}); target < 1 s")
 
 
-def bench_startup(runs):
-    times = []
+def bench_startup(runs, engines):
+    """Runs alternate between the engines, so a change in the machine's load hits both alike."""
+    times = {engine: [] for engine in engines}
+    peaks = {engine: [] for engine in engines}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(runs):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, str(REPO / "colorize_complex.py"), "--overwrite", "-q"], cwd=tmp, check=True)
-            times.append(time.perf_counter() - start)
-    print(f"startup: no-argument colorize_complex.py, median {median_of(times):.2f} s over {runs} runs "
-          f"(min {min(times):.2f}, max {max(times):.2f}); target <= 15 s")
+            for engine in engines:
+                command = [sys.executable, str(REPO / "colorize_complex.py"), "--overwrite", "-q", "--engine", engine]
+                start = time.perf_counter()
+                child = subprocess.Popen(command, cwd=tmp)
+                _, status, usage = os.wait4(child.pid, 0)
+                times[engine].append(time.perf_counter() - start)
+                peaks[engine].append(usage.ru_maxrss / 1024)
+                assert os.waitstatus_to_exitcode(status) == 0
+    for engine in engines:
+        values = times[engine]
+        print(f"startup: no-argument colorize_complex.py --engine {engine}: median {median_of(values):.2f} s over "
+              f"{runs} runs (min {min(values):.2f}, max {max(values):.2f}), peak RSS {max(peaks[engine]):.0f} MiB; "
+              "target <= 8 s")
 
 
 _BIG_CHILD = r"""
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from colorize.runtime import quiet_keras
-quiet_keras()
-from colorize.inference import load_colorizer, colorize_image
+from colorize.inference import load_colorizer, colorize_image, model_engine
 from colorize.io import read_image, write_png
-model = load_colorizer(sys.argv[2])
+if model_engine(sys.argv[2], sys.argv[5])[0] == "keras":
+    from colorize.runtime import quiet_keras
+    quiet_keras()
+model = load_colorizer(sys.argv[2], engine=sys.argv[5])
 start = time.perf_counter()
 image = read_image(sys.argv[3])
 write_png(sys.argv[4], colorize_image(image, model))
@@ -106,23 +118,26 @@ print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
-def bench_big(runs, model):
+def bench_big(runs, model, engines):
     with tempfile.TemporaryDirectory() as tmp:
         source = save(Path(tmp) / "big.jpg", photo(3000, 4000))
-        results = []
+        results = {engine: [] for engine in engines}
         for _ in range(runs):
-            out = subprocess.run(
-                [sys.executable, "-c", _BIG_CHILD, str(REPO), str(model), str(source), str(Path(tmp) / "out.png")],
-                check=True, capture_output=True, text=True,
-            ).stdout.split()
-            results.append((float(out[0]), float(out[1])))
-    seconds = median_of([r[0] for r in results])
-    rss = max(r[1] for r in results)
-    print(f"big: 4000x3000 photo, read + colorize + write {seconds:.2f} s median over {runs} runs "
-          f"(beyond start-up; target <= 10 s), peak RSS {rss:.0f} MiB (whole process; target <= 2048)")
+            for engine in engines:
+                out = subprocess.run(
+                    [sys.executable, "-c", _BIG_CHILD, str(REPO), str(model), str(source), str(Path(tmp) / "out.png"),
+                     engine],
+                    check=True, capture_output=True, text=True,
+                ).stdout.split()
+                results[engine].append((float(out[0]), float(out[1])))
+    for engine in engines:
+        seconds = median_of([r[0] for r in results[engine]])
+        rss = max(r[1] for r in results[engine])
+        print(f"big: 4000x3000 photo, --engine {engine}: read + colorize + write {seconds:.2f} s median over {runs} "
+              f"runs (beyond start-up; target <= 4 s), peak RSS {rss:.0f} MiB (whole process; target <= 2048)")
 
 
-def bench_folder(model_path, count=100):
+def bench_folder(model_path, engine, count=100):
     import numpy as np
 
     from colorize.runtime import quiet_keras
@@ -137,17 +152,18 @@ def bench_folder(model_path, count=100):
         images = [photo(375, 500, seed=i) for i in range(count)]
         for index, image in enumerate(images):
             save(folder / f"p{index:03d}.jpg", image)
-        model = load_colorizer(model_path)
+        model = load_colorizer(model_path, engine=engine)
         lightness = [lightness_of(im) for im in images]
         predict_raw(model, lightness[:8])  # trace once
         start = time.perf_counter()
         predict_raw(model, lightness)
         network = count / (time.perf_counter() - start)
         start = time.perf_counter()
-        status = colorize_command("complex", [str(folder), "-o", str(Path(tmp) / "out"), "-m", str(model_path), "-q"])
+        status = colorize_command("complex", [str(folder), "-o", str(Path(tmp) / "out"), "-m", str(model_path), "-q",
+                                              "--engine", engine])
         end_to_end = count / (time.perf_counter() - start)
         assert status == 0 and len(list((Path(tmp) / "out").glob("*.png"))) == count
-    print(f"folder: {count} photos of 500x375: {end_to_end:.1f} images/s end to end, "
+    print(f"folder: --engine {engine}, {count} photos of 500x375: {end_to_end:.1f} images/s end to end, "
           f"{network:.1f} images/s network alone (ratio {end_to_end / network:.2f}; target >= 0.5)")
     del np
 
@@ -223,6 +239,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="repetitions for medians")
     parser.add_argument("--model", default=None, help="classifier for big/folder (default: the bundled one)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="training sizes")
+    parser.add_argument("--engines", nargs="+", default=["auto", "keras"], choices=["auto", "keras", "litert"],
+                        help="engines for startup, big and folder")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
     if args.model is None:
@@ -232,11 +250,12 @@ def main():
     if "help" in args.only:
         bench_help(args.runs)
     if "startup" in args.only:
-        bench_startup(args.runs)
+        bench_startup(args.runs, args.engines)
     if "big" in args.only:
-        bench_big(max(3, args.runs // 2), args.model)
+        bench_big(max(3, args.runs // 2), args.model, args.engines)
     if "folder" in args.only:
-        bench_folder(args.model)
+        for engine in args.engines:
+            bench_folder(args.model, engine)
     if "per-image" in args.only:
         bench_per_image(args.runs)
     if "training" in args.only:

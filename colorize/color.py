@@ -126,23 +126,30 @@ def l_ab_to_rgb(lightness, ab):
     OpenCV calls and fits only the pixels that need it.
     """
     lightness = np.asarray(lightness, np.float32)
-    if lightness.ndim == np.asarray(ab).ndim:
+    ab = np.asarray(ab, np.float32)
+    if lightness.ndim == ab.ndim:
         lightness = lightness[..., 0]
-    lab = np.empty(lightness.shape + (3,), np.float32)
-    lab[..., 0] = np.clip(lightness, 0.0, 100.0)
-    lab[..., 1:] = ab
-    shape = lab.shape
+    shape = lightness.shape + (3,)
+    width = shape[-2]
+    # One interleaving pass in OpenCV (NumPy's strided channel writes cost twice as much).
+    lab = cv2.merge([np.clip(lightness, 0.0, 100.0).reshape(-1, width), np.ascontiguousarray(ab).reshape(-1, width, 2)])
     flat = lab.reshape(-1, 1, 3)
     rgb = cv2.cvtColor(flat, cv2.COLOR_Lab2RGB)  # OpenCV clips to [0, 1]
-    # Out-of-gamut colours come back with a channel clipped to exactly 0 or 1;
-    # only those candidates get the exact (unclipped) check and the chroma fit.
-    candidates = np.flatnonzero(((rgb <= 0.0) | (rgb >= 1.0)).any(axis=(1, 2)))
+    # Out-of-gamut colours come back with a channel clipped to exactly 0 or 1; only those
+    # candidates (outside the open interval, found in one OpenCV pass) get the exact
+    # (unclipped) check and the chroma fit.
+    inside = cv2.inRange(rgb, (_ABOVE_ZERO,) * 3, (_BELOW_ONE,) * 3)
+    candidates = np.flatnonzero(inside.reshape(-1) == 0)
     if candidates.size:
         fitted = _fit_chroma_to_gamut(flat[candidates, 0])
         rgb[candidates] = cv2.cvtColor(np.ascontiguousarray(fitted[:, None, :]), cv2.COLOR_Lab2RGB)
-    rgb *= 255.0
-    np.maximum(rgb, 0.0, out=rgb)
-    return cv2.convertScaleAbs(rgb).reshape(shape)
+    # x 255, rounded and saturated to uint8 in one pass (the values are in [0, 1], so abs changes nothing).
+    return cv2.convertScaleAbs(rgb, alpha=255.0).reshape(shape)
+
+
+# The float32 neighbours of 0 and 1 inside (0, 1): inRange bounds are inclusive.
+_ABOVE_ZERO = float(np.nextafter(np.float32(0), np.float32(1)))
+_BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
 
 
 # sRGB (D65) primaries as scikit-image uses them, for the unclipped gamut test.

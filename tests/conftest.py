@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic photos, tiny saved models, and a CLI runner."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -75,3 +76,26 @@ def run_script(script, *args, cwd=None, timeout=300):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     command = [sys.executable, str(REPO / script), *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+_RUN_AND_LIST_MODULES = r"""
+import runpy, sys
+modules = sys.argv[1].split(",")
+script = sys.argv[2]
+sys.argv = [script] + sys.argv[3:]
+try:
+    runpy.run_path(script, run_name="__main__")
+except SystemExit as stop:
+    assert stop.code in (0, None), stop.code
+print("LOADED", sorted(m for m in modules if m in sys.modules))
+"""
+
+
+def run_listing_modules(script, *args, modules=("keras", "tensorflow"), timeout=300):
+    """Run one of the repository's scripts in a fresh interpreter; returns (CompletedProcess, the
+    ``modules`` it had imported by the end, a sorted list). The script must exit with status 0."""
+    command = [sys.executable, "-c", _RUN_AND_LIST_MODULES, ",".join(modules), str(REPO / script), *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = next(line for line in result.stdout.splitlines() if line.startswith("LOADED "))
+    return result, ast.literal_eval(loaded[len("LOADED "):])

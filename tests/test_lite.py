@@ -3,8 +3,6 @@ reported in one line, and a run on one never imports TensorFlow."""
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 
 from colorize import lite
 from colorize.errors import ColorizeError
-from conftest import REPO, make_tiny_colorizer, run_script, save_rgb, synthetic_photo
+from conftest import make_tiny_colorizer, run_listing_modules, run_script, save_rgb, synthetic_photo
 
 pytestmark = pytest.mark.skipif(not lite.runtime_available(), reason="the LiteRT runtime (ai-edge-litert) is not installed")
 
@@ -194,24 +192,10 @@ def test_bundled_compiled_copies_are_up_to_date():
             f"{source.with_suffix('.lite')} --overwrite")
 
 
-_RUN_AND_LIST_MODULES = r"""
-import runpy, sys
-script = sys.argv[1]
-sys.argv = [script] + sys.argv[2:]
-try:
-    runpy.run_path(script, run_name="__main__")
-except SystemExit as stop:
-    assert stop.code == 0, stop.code
-print("HEAVY", sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
-"""
-
-
 @pytest.mark.parametrize("script", ["colorize_complex.py", "colorize_simple.py"])
 def test_no_argument_run_uses_the_compiled_default_and_never_imports_tensorflow(script, tmp_path):
-    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_MODULES, str(REPO / script), "-o", str(tmp_path)],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout, result.stdout[-500:]
+    result, loaded = run_listing_modules(script, "-o", tmp_path)
+    assert loaded == [], "a run on the compiled default imported " + ", ".join(loaded)
     noise = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("colorizing")]
     assert not noise, result.stderr  # only the progress bar: no runtime banner
     assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut.png", "chelsea.png", "coffee.png"]
