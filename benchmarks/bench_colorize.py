@@ -106,10 +106,11 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from colorize.inference import load_colorizer, colorize_image, model_engine
 from colorize.io import read_image, write_png
-if model_engine(sys.argv[2], sys.argv[5])[0] == "keras":
+engine, path = model_engine(sys.argv[2], sys.argv[5])
+if engine == "keras":
     from colorize.runtime import quiet_keras
     quiet_keras()
-model = load_colorizer(sys.argv[2], engine=sys.argv[5])
+model = load_colorizer(path, engine=engine)
 start = time.perf_counter()
 image = read_image(sys.argv[3])
 write_png(sys.argv[4], colorize_image(image, model))

@@ -177,13 +177,17 @@ def _load_model(args, script):
     families = None if script is None else models.names(script)
     others = [f"colorize_{name}.py" for name in ("simple", "complex") if name != script]
     hint = f"use {others[0]} or colorize" if script else None
-    if Path(path).exists() and model_engine(path, args.engine)[0] == "keras":
-        from colorize.runtime import quiet_keras
+    engine = None  # a missing file: load_colorizer reports it
+    if Path(path).exists():
+        # Resolved once here (the companion check hashes the .keras file); then loaded as resolved.
+        engine, path = model_engine(path, args.engine)
+        if engine == "keras":
+            from colorize.runtime import quiet_keras
 
-        quiet_keras()  # only a Keras model needs TensorFlow (seconds to import)
+            quiet_keras()  # only a Keras model needs TensorFlow (seconds to import)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LegacyModelWarning)
-        colorizer = load_colorizer(path, families=families, script_hint=hint, engine=args.engine)
+        colorizer = load_colorizer(path, families=families, script_hint=hint, engine=engine)
     for warning in caught:
         if not args.quiet:
             print(f"{_SCRIPTS[script]['prog']}: note: {warning.message}", file=sys.stderr)

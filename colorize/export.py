@@ -33,7 +33,7 @@ def build_parser():
     )
     parser.add_argument("source", metavar="SOURCE.keras", help="colorizer file to read (old or new format)")
     parser.add_argument("target", metavar="TARGET", help="file to write: TARGET.keras, or TARGET.lite for the "
-                        "colorizer compiled for the LiteRT runtime (needs TensorFlow; ~20 s for the bundled U-Net)")
+                        "colorizer compiled for the LiteRT runtime (needs TensorFlow; about 40 s for the bundled default)")
     parser.add_argument("--temperature", "-t", type=float, default=None,
                         help="default annealed-mean temperature stored in the file (bins heads only; "
                         "default: keep the source's)")

@@ -21,7 +21,7 @@ A ``.lite`` file is a zip archive that describes itself like a ``.keras`` one:
 
 Both signatures are the Keras model's own graph (the decoder's annealed mean
 included), converted by TensorFlow's converter, so nothing is implemented
-twice; a compiled network's ab differs from the Keras one's by ~1e-4 Lab
+twice; a compiled network's ab differs from the Keras one's by about 2e-5 to 1e-4 Lab
 units (float32 kernels in another order). :class:`LiteColorizer` offers what
 :mod:`colorize.inference` uses of a :class:`~colorize.models.colorizer.Colorizer`
 (``network(batch)``, ``network.predict_on_batch``, ``decode``, the
@@ -118,9 +118,9 @@ def compiled_companion(keras_path):
 class LiteNetwork:
     """The ``network`` signature of a compiled colorizer, called like a Keras model on NumPy batches.
 
-    Each input shape gets its own interpreter's tensors allocated once (LiteRT
-    resizes the input and plans memory on a shape change; a folder of photos
-    repeats a few shapes).
+    The runner resizes its input tensor and re-plans memory whenever the batch
+    shape changes (milliseconds for these networks); a folder of photos repeats
+    a few shapes.
     """
 
     def __init__(self, interpreter):
@@ -263,7 +263,7 @@ def describe(colorizer, source_sha256=None):
 def convert_network(colorizer):
     """The colorizer's network and decoder as LiteRT flatbuffer bytes (two signatures, see the module).
 
-    Needs the TensorFlow backend. Takes ~20 s for the bundled U-Net on a 2-core CPU.
+    Needs the TensorFlow backend. Takes about 40 s for the bundled default on a 2-core CPU.
     """
     import tempfile
 

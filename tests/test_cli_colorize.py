@@ -239,3 +239,10 @@ def test_outputs_get_normal_file_permissions(tiny_models, tmp_path, capsys):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "out" / "p.png").stat().st_mode) == 0o666 & ~umask
+
+
+def test_engine_choices_match_the_library():
+    """cli.ENGINES is a copy (so --help imports no NumPy); it must list what colorize.lite accepts."""
+    from colorize import cli, lite
+
+    assert cli.ENGINES == lite.ENGINES
