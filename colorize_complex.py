@@ -3,7 +3,7 @@
 
 import sys
 
-from colorize.cli import colorize_command
+from colorize.cli.colorize import colorize_command
 
 if __name__ == "__main__":
     sys.exit(colorize_command("complex"))

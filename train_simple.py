@@ -3,7 +3,7 @@
 
 import sys
 
-from colorize.train_cli import train_command
+from colorize.cli.train import train_command
 
 if __name__ == "__main__":
     sys.exit(train_command("simple"))

@@ -67,9 +67,9 @@ def bench_help(runs):
         "colorize_simple.py --help": [sys.executable, str(REPO / "colorize_simple.py"), "--help"],
         "train_complex.py --help": [sys.executable, str(REPO / "train_complex.py"), "--help"],
         "train_simple.py --help": [sys.executable, str(REPO / "train_simple.py"), "--help"],
-        "python -m colorize.cli (colorize) --help": [sys.executable, "-c", "import sys; from colorize.cli import main; "
+        "python -m colorize.cli.colorize (colorize) --help": [sys.executable, "-c", "import sys; from colorize.cli.colorize import main; "
                                                      "sys.exit(main(['--help']))"],
-        "colorize-train zhang --help": [sys.executable, "-c", "import sys; from colorize.train_cli import main; "
+        "colorize-train zhang --help": [sys.executable, "-c", "import sys; from colorize.cli.train import main; "
                                         "sys.exit(main(['zhang', '--help']))"],
         "python -c 'import colorize'": [sys.executable, "-c", "import colorize"],
         "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
@@ -104,7 +104,8 @@ def bench_startup(runs, engines):
 _BIG_CHILD = r"""
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from colorize.inference import load_colorizer, colorize_image, model_engine
+from colorize.predict.engine import load_colorizer, model_engine
+from colorize.predict.pipeline import colorize_image
 from colorize.io import read_image, write_png
 engine, path = model_engine(sys.argv[2], sys.argv[5])
 if engine == "keras":
@@ -144,8 +145,9 @@ def bench_folder(model_path, engine, count=100):
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.cli import colorize_command
-    from colorize.inference import lightness_of, load_colorizer, predict_raw
+    from colorize.cli.colorize import colorize_command
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import lightness_of, predict_raw
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
@@ -173,8 +175,9 @@ def bench_per_image(runs):
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.bundled import bundled_model
-    from colorize.inference import colorize_image, load_colorizer
+    from colorize.models.presets import bundled_model
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import colorize_image
     from colorize.io import read_image, write_png
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,11 +202,11 @@ def bench_training(sizes, images_per_size=256):
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.data import LabBatches
-    from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
+    from colorize.train.data import LabBatches
+    from colorize.models.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
     from colorize.models.simple import build_simple_model
     from colorize.models.zhang import build_zhang_model
-    from colorize.training import make_adamw
+    from colorize.models.optimizers import make_adamw
 
     builders = {
         "simple (width 0.5)": lambda: _compiled(build_simple_model(width=0.5), keras.optimizers.Adam(1e-3), AbMeanSquaredError()),
@@ -245,7 +248,7 @@ def main():
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
     if args.model is None:
-        from colorize.bundled import bundled_model
+        from colorize.models.presets import bundled_model
 
         args.model = str(bundled_model())
     if "help" in args.only:

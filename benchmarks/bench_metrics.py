@@ -1,8 +1,8 @@
-"""Time colorize.metrics on N synthetic photos (default 1000 at 256 px), excluding model prediction.
+"""Time colorize.evaluation.metrics on N synthetic photos (default 1000 at 256 px), excluding model prediction.
 
     python benchmarks/bench_metrics.py [--images 1000] [--size 256]
 
-Per photo it does what ``python -m colorize.evaluate`` does per photo and
+Per photo it does what ``python -m colorize.cli.evaluate`` does per photo and
 model: the truth's Lab/bins/colourfulness once, then one full-resolution
 scoring of an output (Lab of the output, AuC histogram, PSNR, SSIM,
 colourfulness, ab MSE/R^2, |dL|) and the classifier-grid metrics on
@@ -16,7 +16,9 @@ import time
 import cv2
 import numpy as np
 
-from colorize import color, metrics
+from colorize import color
+
+from colorize.evaluation import metrics
 from colorize.quantize import ab_bins
 
 

@@ -35,8 +35,8 @@ def training_rates(batches, epochs, width, lr=1e-3):
     """Training images/s per epoch of the simple family on ``batches`` (epochs + 1; the first is tracing)."""
     import keras
 
-    from colorize.callbacks import ThroughputLogger
-    from colorize.losses import AbMeanSquaredError
+    from colorize.train.callbacks import ThroughputLogger
+    from colorize.models.losses import AbMeanSquaredError
     from colorize.models.simple import build_simple_model
 
     keras.utils.set_random_seed(0)
@@ -60,7 +60,7 @@ def main(argv=None):
     from colorize.runtime import quiet_keras
 
     quiet_keras()
-    from colorize.streaming import load_training_photos
+    from colorize.train.photos import load_training_photos
 
     print(f"size {args.size} px, batch {args.batch_size}, {args.workers} worker threads, simple width {args.width}")
     for mode in ("ram", "none"):

@@ -5,7 +5,7 @@
 
 For a 4000 x 3000 photo whose ab comes from the network at working size
 --size (grid = size / 2 on the short side, e.g. the iizuka/fusion stride),
-times :func:`colorize.inference.compose` (upsampling + Lab -> RGB, strip by
+times :func:`colorize.predict.pipeline.compose` (upsampling + Lab -> RGB, strip by
 strip, what every colorize run does after the network) with each method, and
 the upsampling alone; then the peak memory compose allocates per method
 (tracemalloc; L and the result are the only full-size arrays). No model and no network work: the network's
@@ -48,8 +48,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", type=int, default=256, help="working size (network input's short side)")
     args = parser.parse_args()
-    from colorize.inference import compose
-    from colorize.upsample import METHODS, ab_strips
+    from colorize.predict.pipeline import compose
+    from colorize.predict.upsample import METHODS, ab_strips
 
     lightness, ab = inputs(args.size)
     print(f"12 MP photo {WIDTH}x{HEIGHT}, ab grid {ab.shape[1]}x{ab.shape[0]} (working size {args.size}), "
@@ -71,7 +71,7 @@ def main():
 
     # NumPy (and OpenCV's arrays, made by NumPy's allocator) report to tracemalloc: the peak of the arrays
     # compose allocates beyond its inputs, the 36 MB result included (the process's max RSS is dominated
-    # by TensorFlow, which colorize.inference imports).
+    # by TensorFlow, which colorize.predict.pipeline imports).
     for method in METHODS:
         tracemalloc.start()
         compose(lightness, ab, upsample=method)

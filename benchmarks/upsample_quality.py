@@ -9,7 +9,7 @@ coarser than the photo (what a perfect network predicts at that working
 size), brought back to full resolution by each method and joined with the
 photo's L. The differences are then the upsampler's alone. With --model, the
 same for that model's own prediction at working size --size. Scores: AuC and
-PSNR at full resolution (colorize.metrics), and the mean ab error on the
+PSNR at full resolution (colorize.evaluation.metrics), and the mean ab error on the
 pixels within 2 px of a strong L edge (Canny), where colour bleeds.
 
 The figure: the crop (48 px, zoomed 4x, nearest neighbour) where guided most
@@ -51,14 +51,15 @@ def main():
     args = parser.parse_args()
 
     from colorize.color import l_ab_to_rgb, rgb_to_l_ab
-    from colorize.evaluate import find_photos, iter_photo_batches
-    from colorize.inference import compose, lightness_of
-    from colorize.metrics import MetricAccumulator, Truth
-    from colorize.upsample import METHODS
+    from colorize.evaluation.evaluate import find_photos, iter_photo_batches
+    from colorize.predict.pipeline import compose, lightness_of
+    from colorize.evaluation.metrics import MetricAccumulator, Truth
+    from colorize.predict.upsample import METHODS
 
     model = None
     if args.model:
-        from colorize.inference import load_colorizer, predict_ab
+        from colorize.predict.engine import load_colorizer
+        from colorize.predict.pipeline import predict_ab
 
         model = load_colorizer(args.model)
     sources = ["oracle"] + (["model"] if model is not None else [])

@@ -17,9 +17,9 @@ __version__ = "0.2.0"
 
 # name -> module of the lazily imported public API (PEP 562).
 _LAZY = {
-    "load_colorizer": "colorize.inference",
-    "colorize_image": "colorize.inference",
-    "predict_ab": "colorize.inference",
+    "load_colorizer": "colorize.predict.engine",
+    "colorize_image": "colorize.predict.pipeline",
+    "predict_ab": "colorize.predict.pipeline",
     "Colorizer": "colorize.models.colorizer",
 }
 

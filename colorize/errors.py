@@ -12,3 +12,12 @@ class ColorizeError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def one_line(error, limit=200):
+    """An exception as a short single-line reason: an OSError's strerror, else its text, else its type.
+
+    The one formatter behind every "FILE: reason" line the command lines print.
+    """
+    text = getattr(error, "strerror", None) or str(error).strip() or type(error).__name__
+    return " ".join(str(text).split())[:limit]

@@ -32,14 +32,14 @@ import os
 import re
 import stat
 import struct
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from colorize.errors import ColorizeError
+from colorize.errors import ColorizeError, one_line
+from colorize.files import write_bytes_atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -187,7 +187,7 @@ class _open_regular_file:
         except PermissionError:
             raise _Rejected("permission denied") from None
         except (OSError, ValueError) as error:  # ELOOP, ENAMETOOLONG, an embedded NUL
-            raise _Rejected(f"cannot read the file ({_one_line(error)})") from None
+            raise _Rejected(f"cannot read the file ({one_line(error)})") from None
         if stat.S_ISDIR(status.st_mode):
             raise _Rejected("is a folder, not an image")
         if not stat.S_ISREG(status.st_mode):
@@ -200,7 +200,7 @@ class _open_regular_file:
         except PermissionError:
             raise _Rejected("permission denied") from None
         except OSError as error:
-            raise _Rejected(f"cannot read the file ({_one_line(error)})") from None
+            raise _Rejected(f"cannot read the file ({one_line(error)})") from None
         try:
             status = os.fstat(descriptor)
             if not stat.S_ISREG(status.st_mode):
@@ -237,14 +237,8 @@ def _read_prefix(handle, size=4096):
     except PermissionError:
         raise _Rejected("permission denied") from None
     except OSError as error:
-        raise _Rejected(f"cannot read the file ({_one_line(error)})") from None
+        raise _Rejected(f"cannot read the file ({one_line(error)})") from None
     return prefix
-
-
-def _one_line(error):
-    """An exception as a short single-line text (for reasons built from OS errors)."""
-    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return " ".join(str(text).split())[:200]
 
 
 # --------------------------------------------------------------------------
@@ -916,54 +910,3 @@ def write_png(path, rgb):
     if not ok:
         raise ColorizeError(path, "could not encode the PNG")
     write_bytes_atomic(path, encoded.tobytes())
-
-
-def _current_umask():
-    """The process umask, read without changing it where the system allows.
-
-    ``os.umask`` can only be read by setting it, and this runs in worker
-    threads: for that moment every file another thread creates would get the
-    wrong permissions. Linux shows the umask in /proc/self/status.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same folder and rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); give it the usual permissions of a new file.
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def unwritable_folder_reason(folder):
-    """Why files cannot be created in ``folder`` (made if missing): a one-line reason, or None when they can.
-
-    Walks up to the nearest existing ancestor, which must be a writable folder.
-    """
-    existing = Path(folder).absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is a file, not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
-    return None

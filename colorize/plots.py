@@ -5,22 +5,19 @@ attached inside each function (no pyplot, no global backend switch, so
 importing this module changes nothing), rendered to memory, and written
 atomically with :func:`colorize.io.write_bytes_atomic`.
 
-Command line: ``python -m colorize.plots LOG.csv [--output PNG]`` draws the
+Command line: ``python -m colorize.cli.plots LOG.csv [--output PNG]`` draws the
 loss curves of a Keras ``CSVLogger`` log.
 """
 
-import argparse
 import csv
 import io
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from colorize.errors import ColorizeError
-from colorize.helpformat import HelpFormatter
-from colorize.io import write_bytes_atomic
+from colorize.files import write_bytes_atomic
 
 DPI = 100
 
@@ -235,36 +232,3 @@ def compare_figure(gray, colorized, original, png_path):
         _show(axis, image, title)
     figure.tight_layout(pad=0.3)
     return _save(figure, png_path)
-
-
-# ----------------------------------------------------------------------------- command line
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m colorize.plots",
-        description="Plot training and validation loss from a Keras CSVLogger log, marking the best validation epoch.",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("log", metavar="LOG.csv", help="CSV written by keras.callbacks.CSVLogger")
-    parser.add_argument(
-        "--output", "-o", metavar="PNG", default=None, help="output PNG (default: LOG.png next to the log)"
-    )
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    output = Path(args.output) if args.output else Path(args.log).with_suffix(".png")
-    try:
-        written = plot_learning_curves(args.log, output)
-    except ColorizeError as error:
-        print(f"plots: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"plots: error: {output}: cannot write ({error.strerror or error})", file=sys.stderr)
-        return 2
-    print(f"wrote {written}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

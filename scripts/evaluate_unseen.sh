@@ -29,7 +29,7 @@ if [ "$#" -gt 0 ]; then
 else
     models=()
     for name in simple zhang unet; do
-        models+=("$(python -c "from colorize.bundled import bundled_model; print(bundled_model('$name'))")")
+        models+=("$(python -c "from colorize.models.presets import bundled_model; print(bundled_model('$name'))")")
     done
 fi
 model_args=()
@@ -43,11 +43,11 @@ if [ -n "$TEMPERATURES" ]; then
 fi
 
 mkdir -p runs/eval_unseen runs/eval_seen
-run python -m colorize.evaluate "${model_args[@]}" --data "$DATA/diverse/unseen" \
+run python -m colorize.cli.evaluate "${model_args[@]}" --data "$DATA/diverse/unseen" \
     "${temperature_args[@]}" --limit "$LIMIT" --semantic \
     --json runs/eval_unseen/results.json --figures runs/eval_unseen
-run python -m colorize.data --data "$DATA/imagenette/train" "$DATA/imagenette/val" "$DATA/scenes" "$DATA/faces" \
+run python -m colorize.cli.splits --data "$DATA/imagenette/train" "$DATA/imagenette/val" "$DATA/scenes" "$DATA/faces" \
     "$DATA/diverse/train" --split test --list runs/seen_test.txt
-run python -m colorize.evaluate "${model_args[@]}" --data runs/seen_test.txt \
+run python -m colorize.cli.evaluate "${model_args[@]}" --data runs/seen_test.txt \
     "${temperature_args[@]}" --limit "$LIMIT" --semantic \
     --json runs/eval_seen/results.json --figures runs/eval_seen

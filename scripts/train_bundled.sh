@@ -58,6 +58,6 @@ python train_complex.py --data $FOLDERS --size 128 --batch-size 32 --epochs 6 --
 # inside the file). Runs of the earlier format are converted from their settings file beside them.
 for pair in simple:simple_noaug zhang:complex_noaug; do
     kind=${pair%%:*} run=${pair##*:}
-    python -m colorize.export "$OUT/$run.keras" "colorize/assets/models/$kind.keras" --overwrite
+    python -m colorize.cli.export "$OUT/$run.keras" "colorize/assets/models/$kind.keras" --overwrite
     cp "$OUT/${run}_settings.json" "scripts/bundled/${kind}_settings.json"
 done

@@ -21,13 +21,13 @@ run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME ex
   local name=$1; shift
   local output="$OUT/$name.keras"
   if [ -d "$output.backup" ]; then
-    echo "+ python -m colorize.train_cli gan ... --output $output --resume"
-    python -m colorize.train_cli gan "$@" --data "$DATA/diverse/train" --output "$output" --resume
+    echo "+ python -m colorize.cli.train gan ... --output $output --resume"
+    python -m colorize.cli.train gan "$@" --data "$DATA/diverse/train" --output "$output" --resume
   elif [ -f "$output" ]; then
     echo "$name: finished already ($output)"
   else
-    echo "+ python -m colorize.train_cli gan $* --output $output"
-    python -m colorize.train_cli gan "$@" --data "$DATA/diverse/train" --output "$output"
+    echo "+ python -m colorize.cli.train gan $* --output $output"
+    python -m colorize.cli.train gan "$@" --data "$DATA/diverse/train" --output "$output"
   fi
 }
 
@@ -48,7 +48,7 @@ for stage in "${STAGES[@]}"; do
     # The control: the same phase on L1 alone.
     l1_more) run l1_more "${GENERATOR[@]}" "${PHASE2[@]}" --gan-weight 0 ;;
     # Gray vs L1-only vs GAN on unseen classes: AuC, colourfulness ratio, semantic top-1, comparison grid.
-    evaluate) python -m colorize.evaluate -m "$OUT/l1.keras" -m "$OUT/l1_more.keras" -m "$OUT/gan.keras" \
+    evaluate) python -m colorize.cli.evaluate -m "$OUT/l1.keras" -m "$OUT/l1_more.keras" -m "$OUT/gan.keras" \
                 --data "$DATA/diverse/unseen" \
                 --limit "$LIMIT" --semantic --json "$OUT/unseen.json" --figures "$OUT/figures" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;

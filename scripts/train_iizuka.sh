@@ -21,13 +21,13 @@ run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME ex
   local name=$1; shift
   local output="$OUT/$name.keras"
   if [ -d "$output.backup" ]; then
-    echo "+ python -m colorize.train_cli iizuka ... --output $output --resume"
-    python -m colorize.train_cli iizuka "$@" "${COMMON[@]}" --output "$output" --resume
+    echo "+ python -m colorize.cli.train iizuka ... --output $output --resume"
+    python -m colorize.cli.train iizuka "$@" "${COMMON[@]}" --output "$output" --resume
   elif [ -f "$output" ]; then
     echo "$name: finished already ($output)"
   else
-    echo "+ python -m colorize.train_cli iizuka $* ${COMMON[*]} --output $output"
-    python -m colorize.train_cli iizuka "$@" "${COMMON[@]}" --output "$output"
+    echo "+ python -m colorize.cli.train iizuka $* ${COMMON[*]} --output $output"
+    python -m colorize.cli.train iizuka "$@" "${COMMON[@]}" --output "$output"
   fi
 }
 
@@ -43,14 +43,14 @@ for stage in "${@:-joint plain}"; do
       # short side is 128-192 px: 2-3x the working size; the ab grid is 1/2 of it for iizuka, 1/4 for the
       # bundled U-Net), with the bundled default model beside them.
       evaluate)
-        python -m colorize.data --data "$DATA/diverse/train" --split test --list "$OUT/seen_test.txt"
+        python -m colorize.cli.splits --data "$DATA/diverse/train" --split test --list "$OUT/seen_test.txt"
         for where in unseen seen; do
           data="$DATA/diverse/unseen"; [ "$where" = seen ] && data="$OUT/seen_test.txt"
-          python -m colorize.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" --data "$data" --limit 300 \
+          python -m colorize.cli.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" --data "$data" --limit 300 \
             --semantic --json "$OUT/eval_$where.json" --figures "$OUT/figures_$where" -q
         done
         for method in bilinear guided; do
-          python -m colorize.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" -m colorize/assets/models/unet.keras \
+          python -m colorize.cli.evaluate -m "$OUT/joint.keras" -m "$OUT/plain.keras" -m colorize/assets/models/unet.keras \
             --data "$DATA/diverse/unseen" --limit 300 --size 64 --upsample "$method" --json "$OUT/upsample_$method.json" -q
         done ;;
       *) echo "unknown stage $name" >&2; exit 2 ;;

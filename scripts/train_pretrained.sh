@@ -23,13 +23,13 @@ run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME ex
   local name=$1; shift
   local output="$OUT/$name.keras"
   if [ -d "$output.backup" ]; then
-    echo "+ python -m colorize.train_cli ... --output $output --resume"
-    python -m colorize.train_cli "$@" --data "${FOLDERS[@]}" --output "$output" --resume
+    echo "+ python -m colorize.cli.train ... --output $output --resume"
+    python -m colorize.cli.train "$@" --data "${FOLDERS[@]}" --output "$output" --resume
   elif [ -f "$output" ]; then
     echo "$name: finished already ($output)"
   else
-    echo "+ python -m colorize.train_cli $* --output $output"
-    python -m colorize.train_cli "$@" --data "${FOLDERS[@]}" --output "$output"
+    echo "+ python -m colorize.cli.train $* --output $output"
+    python -m colorize.cli.train "$@" --data "${FOLDERS[@]}" --output "$output"
   fi
 }
 

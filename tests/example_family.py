@@ -9,7 +9,8 @@ tests then serve it without a change.
 import keras
 from keras import layers
 
-from colorize.models.colorizer import lightness_input, regression_output
+from colorize.models.colorizer import lightness_input
+from colorize.models.heads import regression_output
 
 
 def build(filters=8):
@@ -21,7 +22,7 @@ def build(filters=8):
 
 
 def compile_for_training(network, settings, train_images):
-    from colorize.losses import AbMeanSquaredError
+    from colorize.models.losses import AbMeanSquaredError
 
     network.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=AbMeanSquaredError(downsample=2))
     return {"example_note": "compiled by tests/example_family.py"}

@@ -19,15 +19,15 @@ import numpy as np, keras
 import sys
 assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 import colorize
-from colorize.data import LabBatches
+from colorize.train.data import LabBatches
 from colorize import models
-from colorize.inference import decode, predict_ab
-from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
+from colorize.predict.pipeline import decode, predict_ab
+from colorize.models.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
 from colorize.models.colorizer import make_colorizer
 from colorize.models.simple import build_simple_model
 from colorize.models.zhang import build_zhang_model
 from colorize.quantize import ab_bins
-from colorize.training import make_adamw
+from colorize.models.optimizers import make_adamw
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
 batches = LabBatches(images, 4, augment=True, shuffle=True)

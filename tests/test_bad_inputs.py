@@ -190,7 +190,7 @@ def _colorize_case(name, tmp, models, bad_models):
 
 @pytest.mark.parametrize("name", list(COLORIZE_CASES))
 def test_colorize_bad_input(name, tiny_models, bad_models, tmp_path, capsys):
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     script, expected, fragments = COLORIZE_CASES[name]
     argv, written, out = _colorize_case(name, tmp_path, tiny_models, bad_models)
@@ -217,7 +217,7 @@ def test_colorize_bad_input(name, tiny_models, bad_models, tmp_path, capsys):
 
 
 def test_colorize_help_texts(capsys):
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     for script in ("simple", "complex", None):
         status, stdout, stderr = _call(capsys, lambda a: colorize_command(script, a), ["--help"])
@@ -233,7 +233,7 @@ def test_compose_in_strips_is_bit_identical_and_refuses_nan():
     import cv2
 
     from colorize import color
-    from colorize.inference import compose
+    from colorize.predict.pipeline import compose
 
     rng = np.random.default_rng(0)
     for (h, w), (height, width) in [((8, 10), (75, 130)), ((16, 16), (61, 47)), ((3, 40), (200, 9)), ((1, 1), (8, 8))]:
@@ -316,8 +316,8 @@ TRAIN_CASES = {
 
 @pytest.mark.parametrize("name", list(TRAIN_CASES))
 def test_train_bad_input(name, photo_folder, tiny_models, tmp_path, capsys, monkeypatch):
-    from colorize import streaming
-    from colorize.train_cli import train_command
+    from colorize.train import photos as streaming
+    from colorize.cli.train import train_command
 
     argv, expected, fragments = TRAIN_CASES[name]
     (tmp_path / "empty").mkdir()
@@ -349,7 +349,7 @@ def test_train_bad_input(name, photo_folder, tiny_models, tmp_path, capsys, monk
 def test_train_output_in_a_read_only_folder(tmp_path, capsys):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders (covered by --output under a file)")
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -369,9 +369,11 @@ def test_train_resume_with_a_damaged_backup_and_few_images_that_diverge(tmp_path
     about too few images, then one error line saying it diverged and which epoch's model was kept."""
     import keras
 
-    from colorize import callbacks, runfiles
-    from colorize.inference import load_colorizer
-    from colorize.train_cli import train_command
+    from colorize.train import callbacks
+
+    from colorize.train import runfiles
+    from colorize.predict.engine import load_colorizer
+    from colorize.cli.train import train_command
 
     compile_model = keras.Model.compile
     # Eager steps: a few seconds of graph tracing per run saved; the files written are the same.

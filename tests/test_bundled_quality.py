@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from colorize.bundled import DEFAULT_MODEL, bundled_model
+from colorize.models.presets import DEFAULT_MODEL, bundled_model
 from conftest import REPO, SHARED_DATA
 
 VAL = SHARED_DATA / "imagenette" / "val"
@@ -20,7 +20,7 @@ UNSEEN = SHARED_DATA / "diverse" / "unseen"
 
 def _evaluate(tmp_path, model_names, data):
     report = tmp_path / "r.json"
-    command = [sys.executable, "-m", "colorize.evaluate", "--data", data, "--limit", "60", "--json", report, "-q"]
+    command = [sys.executable, "-m", "colorize.cli.evaluate", "--data", data, "--limit", "60", "--json", report, "-q"]
     for name in model_names:
         command += ["-m", bundled_model(name)]
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=REPO, timeout=600)

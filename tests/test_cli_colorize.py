@@ -15,7 +15,7 @@ SCRIPTS = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}
 
 def run_cli(capsys, kind, *args):
     """Run the colorize CLI in this process (no interpreter start-up); returns (status, stdout, stderr)."""
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     status = colorize_command(kind, [str(a) for a in args])
     captured = capsys.readouterr()
@@ -87,7 +87,8 @@ def test_existing_outputs_are_kept_unless_overwrite(tiny_models, tmp_path, capsy
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
-    from colorize.inference import colorize_image, load_colorizer
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import colorize_image
 
     image = synthetic_photo(48, 72, seed=2)
     source = save_rgb(tmp_path / "p.png", image)
@@ -100,7 +101,7 @@ def test_mirror_option_reaches_the_network(kind, tiny_models, tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_no_argument_run_colorizes_the_bundled_samples(kind, tmp_path):
-    from colorize.bundled import DEFAULT_MODEL, bundled_model, samples_folder
+    from colorize.models.presets import DEFAULT_MODEL, bundled_model, samples_folder
 
     bundled = {"simple": "simple", "complex": DEFAULT_MODEL}[kind]  # each alias's default model
     if not bundled_model(bundled).exists():
@@ -206,7 +207,7 @@ def test_wrong_kind_of_model_is_a_clear_error(tiny_models, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [(["--size", "30"], "multiple of 8"), (["--temperature", "0"], "temperature")])
 def test_bad_options_are_usage_errors(args, message, capsys):
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     with pytest.raises(SystemExit) as exit_info:
         colorize_command("complex", args)
@@ -242,7 +243,10 @@ def test_outputs_get_normal_file_permissions(tiny_models, tmp_path, capsys):
 
 
 def test_engine_choices_match_the_library():
-    """cli.ENGINES is a copy (so --help imports no NumPy); it must list what colorize.lite accepts."""
-    from colorize import cli, lite
+    """cli.ENGINES is a copy (so --help imports no NumPy); it must list what colorize.predict.engine accepts."""
+    from colorize.cli import colorize as cli
+    from colorize.predict import litert as lite
 
-    assert cli.ENGINES == lite.ENGINES
+    from colorize.predict import engine
+
+    assert cli.ENGINES == engine.ENGINES

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from colorize import color, data
+from colorize import color
+
+from colorize.train import data
+from colorize.cli import splits
 from conftest import synthetic_photo
 
 
@@ -37,8 +40,8 @@ def test_folder_splits_reads_nested_folders_and_skips_bad_files_in_one_warning(p
 
 
 def test_split_list_names_the_photos_training_holds_out(photo_folder, tmp_path, capsys):
-    # python -m colorize.data writes the test split that training keeps back, for colorize.evaluate.
-    assert data.main(["--data", str(photo_folder), "--split", "test", "--list", str(tmp_path / "l" / "t.txt")]) == 0
+    # python -m colorize.cli.splits writes the test split that training keeps back, for colorize.evaluation.evaluate.
+    assert splits.main(["--data", str(photo_folder), "--split", "test", "--list", str(tmp_path / "l" / "t.txt")]) == 0
     listed = (tmp_path / "l" / "t.txt").read_text().splitlines()
     expected = data.folder_split_paths([photo_folder])["test"]
     assert listed and sorted((tmp_path / "l" / line).resolve() for line in listed) == sorted(p.resolve() for p in expected)
@@ -110,7 +113,7 @@ def test_validation_batches_are_plain_lab_of_the_images():
 
 def test_split_list_matches_the_training_split(photo_folder, tmp_path):
     listed = tmp_path / "lists" / "val.txt"
-    assert data.main(["--data", str(photo_folder), "--split", "val", "--list", str(listed)]) == 0
+    assert splits.main(["--data", str(photo_folder), "--split", "val", "--list", str(listed)]) == 0
     names = sorted((listed.parent / line).resolve().name for line in listed.read_text().split())
     expected = data.split_paths(data.list_images(photo_folder), root=photo_folder)["val"]
     assert names == sorted(p.name for p in expected) and len(names) >= 1

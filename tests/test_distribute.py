@@ -23,13 +23,13 @@ from conftest import REPO, save_rgb, synthetic_photo
 CHILD = textwrap.dedent(
     """
     import json, sys
-    from colorize import distribute
+    from colorize.train import distribute
     distribute.split_host_cpu(2)
     import keras
     import numpy as np
-    from colorize import training
-    from colorize.losses import AbMeanSquaredError
-    from colorize.train_cli import main
+    from colorize.train import fit as training
+    from colorize.models.losses import AbMeanSquaredError
+    from colorize.cli.train import main
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 100, (8, 8, 8, 1)).astype("float32")
@@ -112,7 +112,7 @@ def _check(found, stdout, output):
         # The discriminator's batch statistics are per replica, so its losses only come close.
         assert mirrored["d_loss"] == pytest.approx(single["d_loss"], rel=0.25), found["gan"]
     assert stdout.count("data-parallel on 2 device(s)") == 2 and "global batch 2 x 2 = 4 images" in stdout
-    from colorize import runfiles
+    from colorize.train import runfiles
 
     assert [int(row["epoch"]) for row in runfiles.read_log(runfiles.run_files(output)["log"])] == [0, 1]
     assert output.exists()
@@ -132,7 +132,7 @@ def test_jax_data_parallel_on_two_cpu_devices(tmp_path):
 
 
 def test_distribute_flag_is_documented_in_help(capsys):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     with pytest.raises(SystemExit):
         train_command(None, ["simple", "--help"])

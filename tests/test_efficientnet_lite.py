@@ -20,8 +20,8 @@ from colorize.models.efficientnet_lite import (
     native_resolution,
     weights_file,
 )
-from colorize.models.torch_legacy import LEGACY_MAGIC, LEGACY_PROTOCOL, read_legacy_torch_state_dict
-from colorize.semantic import (
+from colorize.models.torch_weights import LEGACY_MAGIC, LEGACY_PROTOCOL, read_legacy_torch_state_dict
+from colorize.evaluation.semantic import (
     ImagenetClassifier,
     imagenet_classes,
     semantic_accuracy,

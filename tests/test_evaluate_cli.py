@@ -1,4 +1,4 @@
-"""python -m colorize.evaluate end to end: JSON, figures, the gray baseline, and one-line errors."""
+"""python -m colorize.cli.evaluate end to end: JSON, figures, the gray baseline, and one-line errors."""
 
 import json
 import math
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from colorize import evaluate
+from colorize.cli import evaluate
 from colorize.quantize import ab_bins
 from conftest import REPO, save_rgb, synthetic_photo
 
@@ -20,7 +20,7 @@ SIZE = 32  # tiny working size: the models are untrained, only the plumbing is t
 
 def run_evaluate(*args, timeout=300):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    command = [sys.executable, "-m", "colorize.evaluate", *map(str, args)]
+    command = [sys.executable, "-m", "colorize.cli.evaluate", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
 
 
@@ -125,8 +125,9 @@ def test_scores_come_from_the_shared_inference_path(photos, tiny_models, tmp_pat
     """The simple model's PSNR in the JSON equals scoring colorize_image's outputs by hand."""
     import keras
 
-    from colorize import metrics
-    from colorize.inference import colorize_image, load_colorizer
+    from colorize.evaluation import metrics
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import colorize_image
     from colorize.io import is_grayscale, list_images, read_image
 
     out_json = tmp_path / "r.json"
@@ -166,7 +167,7 @@ def test_limit_and_seed_choose_reproducibly(photos):
 
 
 def test_json_has_no_nan_or_inf():
-    cleaned = evaluate._finite({"a": math.inf, "b": [math.nan, 1.5], "c": np.float32(2.0), "d": np.int64(3)})
+    cleaned = evaluate.json_safe({"a": math.inf, "b": [math.nan, 1.5], "c": np.float32(2.0), "d": np.int64(3)})
     assert json.dumps(cleaned, allow_nan=False) == '{"a": null, "b": [null, 1.5], "c": 2.0, "d": 3}'
 
 
@@ -221,7 +222,7 @@ def test_bad_inputs_in_a_real_process(photos, tmp_path):
     # Started together: each pays the interpreter and backend start-up, which overlap.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     running = [
-        subprocess.Popen([sys.executable, "-m", "colorize.evaluate", *map(str, args)], cwd=REPO, env=env,
+        subprocess.Popen([sys.executable, "-m", "colorize.cli.evaluate", *map(str, args)], cwd=REPO, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for args, _ in chosen
     ]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from colorize import models
-from colorize.data import LabBatches
+from colorize.train.data import LabBatches
 from colorize.models.colorizer import Colorizer, make_colorizer
 from conftest import photo_folder, synthetic_photo  # noqa: F401  (fixture)
 
@@ -50,7 +50,7 @@ def _family(name, request):
 
 def _settings(family, **overrides):
     """The parsed default training settings of ``family`` (what colorize-train would pass)."""
-    from colorize.train_cli import build_train_parser
+    from colorize.cli.train import build_train_parser
 
     settings = build_train_parser(family.name).parse_args([])
     for key, value in overrides.items():
@@ -151,8 +151,8 @@ def test_loss_falls_on_a_small_set_of_photos(name, request):
 
 def test_a_new_family_trains_and_colorizes_through_the_command_lines(example_family, photo_folder, tmp_path, capsys):
     """One module and one registry line: colorize-train and colorize serve the family unchanged."""
-    from colorize.cli import colorize_command
-    from colorize.train_cli import train_command
+    from colorize.cli.colorize import colorize_command
+    from colorize.cli.train import train_command
 
     output = tmp_path / "example.keras"
     status = train_command(None, ["example", "--data", str(photo_folder), "--epochs", "1", "--output", str(output),

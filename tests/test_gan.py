@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from colorize.data import LabBatches, square_resize
+from colorize.train.data import LabBatches, square_resize
 from colorize.models import gan
 from colorize.models.patchgan import build_discriminator
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 
 def _sample_crops(size=32):
     """12 real colour photos: 4 crops (corners) of each bundled sample, resized to ``size``."""
-    from colorize.bundled import samples_folder
+    from colorize.models.presets import samples_folder
     from colorize.io import read_image
 
     crops = []
@@ -95,7 +95,7 @@ def test_pretraining_epochs_leave_the_discriminator_alone():
 
 
 def test_a_killed_run_resumes_both_optimizers(tmp_path):
-    from colorize import runfiles, training
+    from colorize.train import runfiles, fit as training
 
     images = _sample_crops()
     train, val = LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
@@ -141,10 +141,10 @@ def _train_args(folder, output, *extra):
 
 
 def test_train_complex_gan_saves_the_generator_alone_and_it_colorizes(photo_folder, tmp_path, capsys):
-    from colorize.cli import colorize_command
-    from colorize.inference import load_colorizer
-    from colorize.runfiles import read_log, run_files
-    from colorize.train_cli import train_command
+    from colorize.cli.colorize import colorize_command
+    from colorize.predict.engine import load_colorizer
+    from colorize.train.runfiles import read_log, run_files
+    from colorize.cli.train import train_command
 
     output = tmp_path / "gan.keras"
     assert train_command("complex", ["--arch", "gan", *_train_args(photo_folder, output)]) == 0, capsys.readouterr().err
@@ -170,7 +170,7 @@ def test_train_complex_gan_saves_the_generator_alone_and_it_colorizes(photo_fold
     (["--disc-filters", "0"], "--disc-filters must be at least 1"),
 ])
 def test_bad_gan_options_fail_in_one_line(extra, message, photo_folder, tmp_path, capsys):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     with pytest.raises(SystemExit) as exit_info:
         train_command(None, ["gan", *_train_args(photo_folder, tmp_path / "g.keras", *extra)])
@@ -180,7 +180,7 @@ def test_bad_gan_options_fail_in_one_line(extra, message, photo_folder, tmp_path
 
 
 def test_other_backends_are_refused_in_one_line(photo_folder, tmp_path, capsys, monkeypatch):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     assert train_command(None, ["gan", *_train_args(photo_folder, tmp_path / "g.keras")]) == 2
@@ -195,10 +195,10 @@ def test_init_from_a_trained_regression_unet(photo_folder, tmp_path, capsys):
     a bins U-Net (another network) is refused in one line."""
     from conftest import make_tiny_colorizer
 
-    from colorize.inference import load_colorizer
+    from colorize.predict.engine import load_colorizer
     from colorize.models import get
     from colorize.models.colorizer import make_colorizer
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     unet = make_tiny_colorizer("unet", training_size=32)  # regression head, width 0.125
     unet.save(tmp_path / "unet.keras")

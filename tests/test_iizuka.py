@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from colorize import models
-from colorize.data import LabBatches, class_labels
+from colorize.train.data import LabBatches, class_labels
 from conftest import photo_folder  # noqa: F401  (fixture)
 
 FAMILY = models.get("iizuka")
 
 
 def _settings(**overrides):
-    from colorize.train_cli import build_train_parser
+    from colorize.cli.train import build_train_parser
 
     settings = build_train_parser("iizuka").parse_args([])
     for key, value in overrides.items():
@@ -99,8 +99,8 @@ def test_no_classification_trains_the_network_alone():
 
 @pytest.mark.slow
 def test_training_command_feeds_folder_labels_and_logs_class_accuracy(photo_folder, tmp_path, capsys):  # noqa: F811
-    from colorize.runfiles import read_log
-    from colorize.train_cli import train_command
+    from colorize.train.runfiles import read_log
+    from colorize.cli.train import train_command
 
     output = tmp_path / "iizuka.keras"
     common = ["--data", str(photo_folder), "--epochs", "1", "--batch-size", "4", "--size", "32", "--global-size", "32",

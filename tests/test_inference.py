@@ -4,7 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from colorize import color, inference
+from colorize import color
+
+from colorize.predict import engine
+from colorize.predict import pipeline as inference
 from colorize.errors import ColorizeError
 from conftest import make_tiny_colorizer, synthetic_photo
 
@@ -24,7 +27,7 @@ def test_compose_keeps_the_original_lightness_and_resolution():
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_colorize_image_any_size_and_gray_input(kind, tiny_models):
-    model = inference.load_colorizer(tiny_models[kind])
+    model = engine.load_colorizer(tiny_models[kind])
     assert inference.default_working_size(model) == inference.DEFAULT_SIZE  # no training size recorded
     for shape in [(37, 53, 3), (64, 64), (20, 200, 3)]:
         image = synthetic_photo(shape[0], shape[1])
@@ -41,20 +44,20 @@ def test_colorize_image_any_size_and_gray_input(kind, tiny_models):
 def test_recorded_training_size_becomes_the_working_size(tmp_path):
     path = tmp_path / "m.keras"
     make_tiny_colorizer("simple", training_size=48).save(path)
-    model = inference.load_colorizer(path)
+    model = engine.load_colorizer(path)
     assert model.training_size == 48 and inference.default_working_size(model) == 48
     assert inference.predict_raw(model, [np.zeros((10, 10), np.float32)])[0].shape == (48, 48, 2)
 
 
 def test_wrong_family_and_missing_model_raise_colorize_error(tiny_models, tmp_path):
     with pytest.raises(ColorizeError, match="simple model"):
-        inference.load_colorizer(tiny_models["simple"], families=["zhang"])
+        engine.load_colorizer(tiny_models["simple"], families=["zhang"])
     with pytest.raises(ColorizeError, match="not found"):
-        inference.load_colorizer(tmp_path / "none.keras")
+        engine.load_colorizer(tmp_path / "none.keras")
 
 
 def test_annealed_decoding_is_more_colourful_at_low_temperature(tiny_models):
-    model = inference.load_colorizer(tiny_models["complex"])
+    model = engine.load_colorizer(tiny_models["complex"])
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, (8, 8, len(model.bins))).astype(np.float32)
     chroma = {t: np.linalg.norm(inference.decode(model, logits, t), axis=-1).mean() for t in (0.1, 0.38, 1.0)}
@@ -78,7 +81,7 @@ def test_network_shape_keeps_the_training_scale_and_aspect():
 
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_mirror_averaging_is_exactly_mirror_equivariant(kind, tiny_models):
-    model = inference.load_colorizer(tiny_models[kind])
+    model = engine.load_colorizer(tiny_models[kind])
     lightness = inference.lightness_of(synthetic_photo(40, 56, seed=5))
     mirrored = np.ascontiguousarray(lightness[:, ::-1])
     plain, averaged, of_mirrored = (

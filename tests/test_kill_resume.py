@@ -1,6 +1,6 @@
 """A training run killed with SIGKILL at any instant resumes without losing or repeating a finished epoch.
 
-One real run of ``train_simple.py`` (``colorize.train_cli.train_command``, a
+One real run of ``train_simple.py`` (``colorize.cli.train.train_command``, a
 tiny model on 12 small photos) is killed again and again, each time at another
 instant, and resumed with ``--resume`` as a user would (or started again when
 nothing was finished yet) until it completes. The instants: during a training
@@ -120,8 +120,8 @@ def test_training_survives_sigkill_at_any_instant(tmp_path):
 
     import csv
 
-    from colorize import runfiles
-    from colorize.inference import load_colorizer
+    from colorize.train import runfiles
+    from colorize.predict.engine import load_colorizer
 
     files = runfiles.run_files(run_dir / "m.keras")
     with open(files["log"], newline="") as handle:
@@ -139,9 +139,9 @@ def test_a_damaged_backup_falls_back_to_the_previous_generation(tmp_path, capsys
     import keras
     import numpy as np
 
-    from colorize import runfiles, training
-    from colorize.data import LabBatches
-    from colorize.losses import AbMeanSquaredError
+    from colorize.train import runfiles, fit as training
+    from colorize.train.data import LabBatches
+    from colorize.models.losses import AbMeanSquaredError
     from colorize.models.simple import build_simple_model
 
     def setup(seed):
@@ -186,7 +186,7 @@ def test_a_model_with_non_finite_weights_is_never_saved(tmp_path):
     import keras
     import numpy as np
 
-    from colorize.callbacks import BestModelCheckpoint, EpochBackup
+    from colorize.train.callbacks import BestModelCheckpoint, EpochBackup
     from colorize.models.simple import build_simple_model
 
     model = build_simple_model(width=0.125)
@@ -218,12 +218,12 @@ def _harness(run_dir, photos, trace_path):
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
-    import colorize.inference  # noqa: F401
+    import colorize.predict.pipeline  # noqa: F401
     import colorize.models.colorizer  # noqa: F401
     import colorize.models.simple  # noqa: F401
     import colorize.plots  # noqa: F401
-    import colorize.train_cli  # noqa: F401
-    import colorize.training  # noqa: F401
+    import colorize.cli.train  # noqa: F401
+    import colorize.train.fit  # noqa: F401
 
     trace = os.open(trace_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     for index, spec in enumerate(PLAN):
@@ -255,7 +255,13 @@ def _child(index, spec, run_dir, photos, trace):
 
     import keras
 
-    from colorize import callbacks, runfiles, train_cli, training
+    from colorize.train import callbacks
+
+    from colorize.train import runfiles
+
+    from colorize.cli import train as train_cli
+
+    from colorize.train import fit as training
 
     output = run_dir / "m.keras"
     armed = {"start": True, "epoch": False, "train_end": False}
@@ -308,7 +314,7 @@ def _child(index, spec, run_dir, photos, trace):
         """Records what the child saw (before the commit callback) and kills at callback moments."""
 
         def on_train_begin(self, logs=None):
-            from colorize.inference import load_colorizer
+            from colorize.predict.engine import load_colorizer
 
             import csv
 

@@ -1,4 +1,4 @@
-"""Compiled colorizers (colorize.lite): same colours as Keras, used only when up to date, bad files
+"""Compiled colorizers (colorize.predict.litert): same colours as Keras, used only when up to date, bad files
 reported in one line, and a run on one never imports TensorFlow."""
 
 import json
@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from colorize import lite
+from colorize.predict import litert as lite
 from colorize.errors import ColorizeError
 from conftest import make_tiny_colorizer, run_listing_modules, run_script, save_rgb, synthetic_photo
 
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.skipif(not lite.runtime_available(), reason="the LiteRT
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     """{family: (MODEL.keras, MODEL.lite)}: tiny untrained colorizers and their compiled companions,
-    made by ``python -m colorize.export`` (a regression head, and a bins head with its annealed mean)."""
+    made by ``python -m colorize.cli.export`` (a regression head, and a bins head with its annealed mean)."""
     import keras
 
-    from colorize.export import main as export_main
+    from colorize.cli.export import main as export_main
 
     folder = tmp_path_factory.mktemp("lite")
     paths = {}
@@ -35,14 +35,14 @@ def compiled(tmp_path_factory):
 
 
 def _both_engines(keras_path):
-    from colorize.inference import load_colorizer
+    from colorize.predict.engine import load_colorizer
 
     return load_colorizer(keras_path, engine="keras"), load_colorizer(keras_path, engine="litert")
 
 
 @pytest.mark.parametrize("family", ["simple", "zhang"])
 def test_compiled_colorizer_gives_the_keras_colours_and_description(family, compiled):
-    from colorize.inference import colorize_image, decode, predict_raw
+    from colorize.predict.pipeline import colorize_image, decode, predict_raw
 
     keras_model, lite_model = _both_engines(compiled[family][0])
     assert isinstance(lite_model, lite.LiteColorizer)
@@ -68,7 +68,7 @@ def test_compiled_colorizer_gives_the_keras_colours_and_description(family, comp
 
 
 def test_companion_is_used_only_when_compiled_from_exactly_that_file(compiled, tmp_path):
-    from colorize.inference import model_engine
+    from colorize.predict.engine import model_engine
 
     source = shutil.copy(compiled["simple"][0], tmp_path / "model.keras")
     assert model_engine(source, "auto") == ("keras", source)  # no companion yet
@@ -86,7 +86,7 @@ def test_companion_is_used_only_when_compiled_from_exactly_that_file(compiled, t
 
 
 def test_without_the_runtime_keras_runs_and_a_compiled_file_names_the_install(compiled, monkeypatch):
-    from colorize.inference import load_colorizer, model_engine
+    from colorize.predict.engine import load_colorizer, model_engine
 
     def missing():
         raise ImportError("No module named 'ai_edge_litert'")
@@ -127,7 +127,7 @@ def _bad_lite_files(folder, good):
 
 
 def test_bad_compiled_files_are_one_line_errors_and_write_nothing(compiled, tmp_path, capsys):
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     image = save_rgb(tmp_path / "x.png", synthetic_photo(32, 32))
     for model, reason in _bad_lite_files(tmp_path, compiled["simple"][1]):
@@ -140,7 +140,7 @@ def test_bad_compiled_files_are_one_line_errors_and_write_nothing(compiled, tmp_
 
 
 def test_cli_engines_and_families(compiled, tmp_path, capsys):
-    from colorize.cli import colorize_command
+    from colorize.cli.colorize import colorize_command
 
     image = save_rgb(tmp_path / "x.png", synthetic_photo(40, 48, seed=2))
     source, compiled_file = compiled["zhang"]
@@ -164,7 +164,7 @@ def test_cli_engines_and_families(compiled, tmp_path, capsys):
 
 
 def test_export_writes_a_companion_only_for_an_unchanged_model(compiled, tmp_path, capsys):
-    from colorize.export import main as export_main
+    from colorize.cli.export import main as export_main
 
     source = shutil.copy(compiled["zhang"][0], tmp_path / "z.keras")
     target = tmp_path / "z.lite"
@@ -183,12 +183,12 @@ def test_export_writes_a_companion_only_for_an_unchanged_model(compiled, tmp_pat
 
 
 def test_bundled_compiled_copies_are_up_to_date():
-    from colorize.bundled import DEFAULT_MODEL, bundled_model
+    from colorize.models.presets import DEFAULT_MODEL, bundled_model
 
     for name in {DEFAULT_MODEL, "simple"}:
         source = bundled_model(name)
         assert lite.compiled_companion(source) == source.with_suffix(".lite"), (
-            f"{source.with_suffix('.lite')} is missing or stale: python -m colorize.export {source} "
+            f"{source.with_suffix('.lite')} is missing or stale: python -m colorize.cli.export {source} "
             f"{source.with_suffix('.lite')} --overwrite")
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import colorize  # noqa: F401  (registers the loss)
 from colorize.color import AB_NORM
-from colorize.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
+from colorize.models.losses import AbMeanSquaredError, RebalancedSoftCrossEntropy
 from colorize.quantize import ab_bins
 
 Q = len(ab_bins())

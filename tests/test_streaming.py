@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import save_rgb, synthetic_photo
-from colorize import data, streaming
+from colorize.train import data
+from colorize.train import photos as streaming
 
 
 @pytest.fixture
@@ -108,8 +109,8 @@ def test_training_streams_from_disk_and_resumes_from_ram(good_folder, tmp_path, 
     """A --cache none run trains and commits its epochs; its --resume may keep the photos in RAM instead."""
     import keras
 
-    from colorize import runfiles, training
-    from colorize.train_cli import train_command
+    from colorize.train import runfiles, fit as training
+    from colorize.cli.train import train_command
 
     class Disconnect(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

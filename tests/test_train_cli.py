@@ -22,7 +22,7 @@ def test_help_shows_options_and_defaults(kind):
 
 def test_colorize_train_lists_the_families_and_their_options(capsys):
     from colorize import models
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     with pytest.raises(SystemExit) as exit_info:
         train_command(None, ["--help"])
@@ -82,7 +82,7 @@ def test_missing_data_folder_is_a_one_line_error(tmp_path):
 
 
 def test_init_from_a_model_of_another_kind_is_a_one_line_error(photo_folder, tiny_models, tmp_path, capsys):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     status = train_command(
         "simple",
@@ -97,7 +97,7 @@ def test_init_fine_tunes_from_given_weights(photo_folder, tiny_models, tmp_path)
     import numpy as np
 
     output = tmp_path / "ft.keras"
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     status = train_command(
         "simple",
@@ -122,7 +122,7 @@ def test_init_fine_tunes_from_given_weights(photo_folder, tiny_models, tmp_path)
     ],
 )
 def test_bad_training_options_are_usage_errors(args, message, capsys):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     with pytest.raises(SystemExit) as exit_info:
         train_command("complex", args)
@@ -130,7 +130,7 @@ def test_bad_training_options_are_usage_errors(args, message, capsys):
 
 
 def test_resume_without_settings_is_a_one_line_error(tmp_path, capsys):
-    from colorize.train_cli import train_command
+    from colorize.cli.train import train_command
 
     (tmp_path / "m.keras.backup").mkdir()
     status = train_command("simple", ["--output", str(tmp_path / "m.keras"), "--resume"])

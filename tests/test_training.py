@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import colorize  # noqa: F401
-from colorize import callbacks as run_callbacks
-from colorize import runfiles, training
-from colorize.losses import AbMeanSquaredError
-from colorize.data import LabBatches
+from colorize.train import callbacks as run_callbacks
+from colorize.train import runfiles, fit as training
+from colorize.models.losses import AbMeanSquaredError
+from colorize.train.data import LabBatches
 from colorize.models.simple import build_simple_model
 from conftest import synthetic_photo
 
@@ -110,7 +110,7 @@ def test_early_stopping_state_is_replayed_from_the_log(tmp_path):
 
 
 def test_adamw_excludes_biases_and_batchnorm_from_decay():
-    optimizer = training.make_adamw(1e-3)
+    optimizer = make_adamw(1e-3)
     assert isinstance(optimizer, keras.optimizers.AdamW)
     assert optimizer.beta_1 == 0.9 and optimizer.beta_2 == 0.99
     assert float(optimizer.weight_decay) == pytest.approx(1e-3)

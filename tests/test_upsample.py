@@ -1,11 +1,11 @@
-"""Chroma upsampling (colorize.upsample): bilinear as cv2.resize, guided keeps colour edges on L edges."""
+"""Chroma upsampling (colorize.predict.upsample): bilinear as cv2.resize, guided keeps colour edges on L edges."""
 
 import cv2
 import numpy as np
 import pytest
 
-from colorize import upsample
-from colorize.inference import compose
+from colorize.predict import upsample
+from colorize.predict.pipeline import compose
 
 
 def edge_scene(height=96, width=128, edge=53, factor=4):
@@ -63,7 +63,7 @@ def test_unknown_method_is_refused():
 
 
 def test_command_line_choices_match_the_library():
-    from colorize import cli
+    from colorize.cli import colorize as cli
 
     assert cli.UPSAMPLE_METHODS == upsample.METHODS and cli.DEFAULT_UPSAMPLE == upsample.DEFAULT_METHOD
 
@@ -71,8 +71,9 @@ def test_command_line_choices_match_the_library():
 def test_colorize_upsample_option(tiny_models, tmp_path, capsys):
     from conftest import save_rgb, synthetic_photo
 
-    from colorize.cli import colorize_command
-    from colorize.inference import colorize_image, load_colorizer
+    from colorize.cli.colorize import colorize_command
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import colorize_image
 
     source = save_rgb(tmp_path / "photo.png", synthetic_photo(96, 120, seed=3))
     model = load_colorizer(tiny_models["simple"])

@@ -8,11 +8,11 @@ from keras import ops
 import colorize  # noqa: F401  (registers custom objects)
 from colorize import models
 from colorize.color import rgb_to_l_ab
-from colorize.losses import RebalancedSoftCrossEntropy
+from colorize.models.losses import RebalancedSoftCrossEntropy
 from colorize.models.zhang import build_zhang_model
 from colorize.quantize import ab_bins, annealed_mean
 from colorize.rebalance import class_weights, empirical_prior
-from colorize.training import make_adamw
+from colorize.models.optimizers import make_adamw
 
 Q = len(ab_bins())
 OUTPUT_STRIDE = models.get("zhang").output_stride

@@ -59,6 +59,7 @@ ask a family for its builder, options and head.
 
 from dataclasses import dataclass, field
 import importlib
+import math
 
 REGRESSION = "regression"
 BINS = "bins"
@@ -69,7 +70,10 @@ HEADS = (REGRESSION, BINS)
 class Option:
     """One command-line option of a family: ``--flag`` stored as ``dest``.
 
-    ``type`` None makes a switch (store_true, default False).
+    ``type`` None makes a switch (store_true, default False). A number's
+    bounds: ``minimum`` / ``maximum`` (None: none), each exclusive or not;
+    float values must also be finite. :meth:`problem` checks a value against
+    them, so option checking asks the registry instead of knowing the options.
     """
 
     flag: str
@@ -78,10 +82,39 @@ class Option:
     help: str
     choices: tuple = None
     aliases: tuple = ()
+    minimum: float = None
+    maximum: float = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
 
     @property
     def dest(self):
         return self.flag.lstrip("-").replace("-", "_")
+
+    def problem(self, value):
+        """Why ``value`` is out of this option's bounds ("must be ..."), or None when it is fine."""
+        if self.type not in (int, float) or value is None:
+            return None
+        if self.type is float and not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        low_ok = self.minimum is None or (value > self.minimum if self.exclusive_minimum else value >= self.minimum)
+        high_ok = self.maximum is None or (value < self.maximum if self.exclusive_maximum else value <= self.maximum)
+        if low_ok and high_ok:
+            return None
+        return f"must be {self.bounds_text()}, got {value}"
+
+    def bounds_text(self):
+        """The bounds in words: "greater than 0", "in (0, 1]", "at least 1"."""
+        if self.minimum is not None and self.maximum is not None:
+            return (f"in {'(' if self.exclusive_minimum else '['}{self.minimum:g}, {self.maximum:g}"
+                    f"{')' if self.exclusive_maximum else ']'}")
+        if self.minimum is not None:
+            if self.exclusive_minimum:
+                return f"greater than {self.minimum:g}"
+            return f"at least {self.minimum:g}" if self.minimum else "not negative"
+        if self.maximum is not None:
+            return f"{'less than' if self.exclusive_maximum else 'at most'} {self.maximum:g}"
+        return "a number"
 
     def add_to(self, parser):
         """Add this option to an argparse parser (or argument group)."""
@@ -110,6 +143,7 @@ class Family:
     tiny: dict = field(default_factory=dict)
     init_from: tuple = ()
     backends: tuple = ()
+    checks: tuple = ()
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -146,6 +180,19 @@ class Family:
         """Whether training this family with ``settings`` needs the photos' class labels."""
         uses = getattr(self.implementation(), "uses_class_labels", None)
         return bool(uses is not None and uses(settings))
+
+    def problems(self, settings):
+        """Why ``settings`` (a dict or namespace of parsed options) cannot train this family: a list of
+        one-line reasons (empty when they can), from each option's bounds and the family's ``checks``
+        (pairs of a predicate on the settings dict and the reason when it is false)."""
+        values = settings if isinstance(settings, dict) else vars(settings)
+        found = []
+        for option in self.model_options + self.train_options:
+            problem = option.problem(values.get(option.dest, option.default))
+            if problem:
+                found.append(f"{option.flag} {problem}")
+        found += [reason for holds, reason in self.checks if not holds(values)]
+        return found
 
     def option_values(self, settings, options=None):
         """{dest: value} of this family's model options (or ``options``) taken from ``settings``."""
@@ -184,6 +231,9 @@ def families():
 DEFAULT_COMPLEX_FAMILY = "zhang"
 
 _WIDTH_HELP = "channel-width multiplier"
+_POSITIVE = {"minimum": 0, "exclusive_minimum": True}
+_NOT_NEGATIVE = {"minimum": 0}
+_LAMBDA = {"minimum": 0, "exclusive_minimum": True, "maximum": 1}
 
 register(
     Family(
@@ -194,7 +244,7 @@ register(
         input_multiple=8,
         output_stride=1,
         script="simple",
-        model_options=(Option("--width", float, 1.0, _WIDTH_HELP + " (1.0: the report's 3.9 M parameters)"),),
+        model_options=(Option("--width", float, 1.0, _WIDTH_HELP + " (1.0: the report's 3.9 M parameters, **_POSITIVE)"),),
         defaults={"size": 64, "lr": 1e-3},
         tiny={"width": 0.125},
     )
@@ -211,15 +261,15 @@ register(
         output_stride=4,
         script="complex",
         model_options=(
-            Option("--width", float, 0.25, _WIDTH_HELP),
+            Option("--width", float, 0.25, _WIDTH_HELP, **_POSITIVE),
             Option("--middle-blocks", int, 2, "512-channel middle blocks kept (paper: 4; Northeastern report: 2)",
                    choices=tuple(range(5))),
         ),
         train_options=(
             Option("--lam", float, 0.5, "rebalancing mix with the uniform prior, in (0, 1] (Zhang et al.: 0.5)",
-                   aliases=("--lambda",)),
+                   aliases=("--lambda",), **_LAMBDA),
             Option("--plain-ce", None, False, "plain (unweighted) soft cross-entropy, no rebalancing"),
-            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay", **_NOT_NEGATIVE),
         ),
         defaults={"size": 128, "lr": 3e-4},
         tiny={"width": 0.125, "middle_blocks": 1},
@@ -233,9 +283,9 @@ _BACKBONE_HELP = ("pretrained ImageNet encoder: efficientnet_lite0/lite2 ship wi
 _HEAD = Option("--head", str, REGRESSION, "regression: ab with the L2 loss; bins: Zhang's classifier over the Q ab "
                "bins with the rebalanced loss", choices=HEADS)
 _BINS_TRAINING = (
-    Option("--lam", float, 0.5, "bins head: rebalancing mix with the uniform prior, in (0, 1]", aliases=("--lambda",)),
+    Option("--lam", float, 0.5, "bins head: rebalancing mix with the uniform prior, in (0, 1]", aliases=("--lambda",), **_LAMBDA),
     Option("--plain-ce", None, False, "bins head: plain (unweighted) soft cross-entropy"),
-    Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+    Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay", **_NOT_NEGATIVE),
 )
 
 register(
@@ -251,7 +301,7 @@ register(
         model_options=(
             Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES[:2] + BACKBONES[2:4]),
             _HEAD,
-            Option("--width", float, 1.0, _WIDTH_HELP + " of the decoder"),
+            Option("--width", float, 1.0, _WIDTH_HELP + " of the decoder", **_POSITIVE),
         ),
         train_options=_BINS_TRAINING,
         defaults={"size": 128, "lr": 1e-3},
@@ -272,7 +322,7 @@ register(
         model_options=(
             Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES),
             _HEAD,
-            Option("--width", float, 0.5, _WIDTH_HELP + " of the encoder-decoder on L"),
+            Option("--width", float, 0.5, _WIDTH_HELP + " of the encoder-decoder on L", **_POSITIVE),
         ),
         train_options=_BINS_TRAINING,
         defaults={"size": 128, "lr": 1e-3},
@@ -292,18 +342,19 @@ register(
         output_stride=2,
         script="complex",
         model_options=(
-            Option("--width", float, 0.25, _WIDTH_HELP + " (1.0: the paper's channels)"),
+            Option("--width", float, 0.25, _WIDTH_HELP + " (1.0: the paper's channels)", **_POSITIVE),
             Option("--global-size", int, 128, "side of the fixed-size resize the global path sees, a multiple of "
-                   "32 (paper: 224)"),
+                   "32 (paper: 224)", minimum=32),
         ),
         train_options=(
             Option("--class-weight", float, 1 / 300, "alpha: weight of the class cross-entropy beside the ab MSE "
-                   "(paper: 1/300)"),
+                   "(paper: 1/300)", **_NOT_NEGATIVE),
             Option("--no-classification", None, False, "train on the ab MSE alone (no class head, no labels)"),
-            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay"),
+            Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay", **_NOT_NEGATIVE),
         ),
         defaults={"size": 64, "lr": 1e-3},
         tiny={"width": 0.0625, "global_size": 32},
+        checks=((lambda values: values.get("global_size", 128) % 32 == 0, "--global-size must be a multiple of 32"),),
     )
 )
 
@@ -321,19 +372,23 @@ register(
         model_options=(
             Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP + "; none: the report's U-Net with "
                    "dilated middle convolutions, from scratch", choices=("none",) + BACKBONES[:4]),
-            Option("--width", float, 1.0, _WIDTH_HELP + " of the generator's decoder"),
+            Option("--width", float, 1.0, _WIDTH_HELP + " of the generator's decoder", **_POSITIVE),
         ),
         train_options=(
             Option("--gan-weight", float, 1.0, "weight of the adversarial (BCE) term in the generator's loss; 0: L1 "
-                   "alone"),
+                   "alone", **_NOT_NEGATIVE),
             Option("--l1-weight", float, 100.0, "weight of the L1 term on ab / 110 (ab in about [-1, 1], as pix2pix's "
-                   "images: its lambda 100 means the same)"),
-            Option("--pretrain-epochs", int, 0, "first epochs on L1 alone before the adversarial term (NoGAN)"),
-            Option("--disc-filters", int, 64, "channels of the PatchGAN discriminator's first layer (pix2pix: 64)"),
+                   "images: its lambda 100 means the same)", **_NOT_NEGATIVE),
+            Option("--pretrain-epochs", int, 0, "first epochs on L1 alone before the adversarial term (NoGAN)",
+                   **_NOT_NEGATIVE),
+            Option("--disc-filters", int, 64, "channels of the PatchGAN discriminator's first layer (pix2pix: 64)",
+                   minimum=1),
         ),
         defaults={"size": 128, "lr": 2e-4},
         tiny={"backbone": "none", "width": 0.125},
         init_from=("unet",),
         backends=("tensorflow",),
+        checks=((lambda values: values.get("gan_weight", 1.0) or values.get("l1_weight", 100.0),
+                 "--gan-weight and --l1-weight cannot both be 0"),),
     )
 )

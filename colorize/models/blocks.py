@@ -49,25 +49,3 @@ def apply_colorization_decoder(x, width):
     x = apply_conv_bn_relu(x, channels(64, width), "dec3")
     x = layers.UpSampling2D(2, name="up2")(x)
     return apply_conv_bn_relu(x, channels(32, width), "dec4")
-
-
-def apply_bins_head(x, num_bins, name="logits"):
-    """1x1 conv to logits over the Q ab bins, float32 even under mixed precision: (B, h, w, Q)."""
-    return layers.Conv2D(num_bins, 1, name=name, dtype="float32")(x)
-
-
-def apply_head(x, head, start_gray=True):
-    """The output layer of ``head``: ab in Lab units (regression) or logits over the Q bins (bins).
-
-    ``start_gray``: a regression head starts at ab = 0 (see ``regression_output``).
-    """
-    from colorize.models import BINS, REGRESSION
-    from colorize.models.colorizer import regression_output
-
-    if head == REGRESSION:
-        return regression_output(x, start_gray=start_gray)
-    if head == BINS:
-        from colorize.quantize import ab_bins
-
-        return apply_bins_head(x, len(ab_bins()))
-    raise ValueError(f"head must be {REGRESSION!r} or {BINS!r}, got {head!r}")

@@ -15,15 +15,20 @@ A :class:`Colorizer` is what a ``.keras`` file holds:
   the builder's options and the training size, so nothing about a model is
   guessed when it is loaded. ``keras.saving.load_model`` rebuilds it once
   this module is imported (``import colorize.models.colorizer``, or use
-  :func:`colorize.inference.load_colorizer`).
+  :func:`colorize.predict.pipeline.load_colorizer`).
 """
 
 import keras
-import numpy as np
 from keras import layers, ops
 
-from colorize.color import AB_NORM, L_CENT, L_NORM
+from colorize.color import L_CENT, L_NORM
 from colorize.models import BINS, REGRESSION
+# Every custom layer and loss a saved colorizer may contain must be registered before
+# keras.saving.load_model reads one: importing them here makes "import this module" the one requirement.
+from colorize.models import backbones as _backbones  # noqa: F401
+from colorize.models import blocks as _blocks  # noqa: F401
+from colorize.models import losses as _losses  # noqa: F401  (a trained part saved compiled)
+from colorize.models.heads import AnnealedMeanDecoder, RegressionDecoder, check_temperature
 from colorize.quantize import DEFAULT_TEMPERATURE
 
 
@@ -36,91 +41,6 @@ def lightness_input(name="lightness"):
     inputs = keras.Input(shape=(None, None, 1), name=name)
     normalised = layers.Rescaling(1.0 / L_NORM, offset=-L_CENT / L_NORM, name="normalize_l")(inputs)
     return inputs, normalised
-
-
-def regression_output(x, name="ab", start_gray=False):
-    """3x3 conv to 2 channels (normalised ab, linear) then x AB_NORM: ab (B, H, W, 2) in Lab units.
-
-    The network learns ab / AB_NORM (values about [-1.2, 1.2], a good scale
-    for the initialisation); the constant factor lives in the graph so the
-    model's output is ab itself. float32 under a mixed-precision policy.
-    ``start_gray``: a zero kernel, so an untrained model outputs gray (ab = 0)
-    instead of random colours: with a pretrained encoder feeding large
-    activations this avoids a first epoch spent undoing loud noise.
-    """
-    initializer = "zeros" if start_gray else "glorot_uniform"
-    x = layers.Conv2D(2, 3, padding="same", name=name, dtype="float32", kernel_initializer=initializer)(x)
-    return layers.Rescaling(AB_NORM, name="denormalize_ab", dtype="float32")(x)
-
-
-@keras.saving.register_keras_serializable(package="colorize")
-class RegressionDecoder(layers.Layer):
-    """The decoder of a regression head: its raw output already is ab (returned unchanged)."""
-
-    def call(self, raw):
-        return raw
-
-    def decode(self, raw, temperature=None):
-        """ab (..., 2) -> the same ab; ``temperature`` has no meaning here."""
-        return ops.cast(raw, "float32")
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-
-@keras.saving.register_keras_serializable(package="colorize")
-class AnnealedMeanDecoder(layers.Layer):
-    """Logits over the Q ab bins -> ab by the annealed mean (Zhang et al. 2016).
-
-    softmax(logits / T) @ bins: T = 1 is the mean of the predicted colour
-    distribution, T -> 0 its mode. The bin table is part of the layer's
-    config (so of the saved file), the default temperature a non-trainable
-    variable that ``colorizer.temperature = T`` changes without retracing.
-
-    Args:
-        bins: (Q, 2) bin centres in Lab units (nested lists in the config).
-        temperature: default T > 0.
-    """
-
-    def __init__(self, bins, temperature=DEFAULT_TEMPERATURE, **kwargs):
-        super().__init__(**kwargs)
-        self.bins = np.asarray(bins, np.float32).reshape(-1, 2)
-        check_temperature(temperature)
-        self.temperature_variable = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(float(temperature)), trainable=False, name="temperature"
-        )
-
-    def call(self, logits):
-        return self.decode(logits, self.temperature_variable)
-
-    def decode(self, logits, temperature=None):
-        """logits (..., Q) -> ab (..., 2) float32 at ``temperature`` (None: the layer's own)."""
-        temperature = self.temperature_variable if temperature is None else temperature
-        logits = ops.cast(logits, "float32")
-        # Subtracting the max before dividing by T keeps tiny T (1e-3) finite.
-        shifted = logits - ops.max(logits, axis=-1, keepdims=True)
-        probs = ops.softmax(shifted / ops.cast(temperature, "float32"), axis=-1)
-        return ops.matmul(probs, ops.convert_to_tensor(self.bins, "float32"))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (2,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "bins": self.bins.tolist(),
-                "temperature": round(float(ops.convert_to_numpy(self.temperature_variable)), 6),
-            }
-        )
-        return config
-
-
-def check_temperature(temperature):
-    """ValueError unless ``temperature`` is a finite number > 0."""
-    value = float(temperature)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
 
 
 @keras.saving.register_keras_serializable(package="colorize")
@@ -239,11 +159,3 @@ def make_colorizer(family, network, training_size=None, options=None, name=None)
         options=options,
         name=name or f"colorizer_{family.name}",
     )
-
-
-# Every custom layer a saved colorizer may contain must be registered before
-# keras.saving.load_model reads one; importing them here makes "import this
-# module" the one requirement. (At the end: they import the helpers above.)
-from colorize.models import backbones as _backbones  # noqa: E402,F401
-from colorize.models import blocks as _blocks  # noqa: E402,F401
-from colorize import losses as _losses  # noqa: E402,F401  (a trained part saved compiled)

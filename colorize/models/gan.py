@@ -14,7 +14,7 @@ Losses (pix2pix, Isola et al. 2017, as in the report's reference tutorial):
     generator      gan_weight * BCE(D(L, G(L)), real) + l1_weight * L1
     discriminator  (BCE(D(L, ab), real) + BCE(D(L, G(L)), fake)) / 2
 
-L1 is mean |G(L) - ab| / AB_NORM (:class:`colorize.losses.AbMeanAbsoluteError`):
+L1 is mean |G(L) - ab| / AB_NORM (:class:`colorize.models.losses.AbMeanAbsoluteError`):
 ab divided by 110 lies in about [-1, 1], the range of pix2pix's images, so
 pix2pix's lambda = 100 keeps its meaning (an L1 of 0.1 is 11 Lab units on
 average; weighted, 10 against an adversarial term near 0.7). Both networks
@@ -39,11 +39,14 @@ term joins. TensorFlow backend only (the custom step uses ``tf.GradientTape``).
 import keras
 from keras import layers, ops
 
-from colorize.models import REGRESSION
-from colorize.models.blocks import apply_conv_bn_relu, apply_head, channels
+from colorize.models import REGRESSION, get
+from colorize.models.blocks import apply_conv_bn_relu, channels
+from colorize.models.heads import apply_head
 from colorize.models.colorizer import lightness_input
 from colorize.models.patchgan import build_discriminator
-from colorize.models.unet import OUTPUT_STRIDE, apply_up_merges
+from colorize.models.unet import apply_up_merges
+
+OUTPUT_STRIDE = get("gan").output_stride  # the registry is the one source
 
 NO_BACKBONE = "none"
 # Channels of the dilated U-Net at width 1, by stride (the report's symmetric encoder-decoder).
@@ -158,7 +161,7 @@ class GANTrainer(keras.Model):
     def __init__(self, generator, discriminator, gan_weight=1.0, l1_weight=100.0, output_stride=OUTPUT_STRIDE,
                  pretrain_epochs=0, **kwargs):
         super().__init__(**kwargs)
-        from colorize.losses import AbMeanAbsoluteError
+        from colorize.models.losses import AbMeanAbsoluteError
 
         self.generator = generator
         self.discriminator = discriminator
@@ -305,7 +308,7 @@ def compile_for_training(model, settings, train_images):
     if isinstance(model, GANTrainer):
         model.compile(make_adam(settings.lr), make_adam(settings.lr))
     else:
-        from colorize.losses import AbMeanAbsoluteError
+        from colorize.models.losses import AbMeanAbsoluteError
 
         model.compile(optimizer=make_adam(settings.lr), loss=AbMeanAbsoluteError(downsample=OUTPUT_STRIDE))
     return {}

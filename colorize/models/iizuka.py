@@ -25,10 +25,11 @@ fits, and its accuracy on the validation photos is logged every epoch
 import keras
 from keras import layers
 
+from colorize.models import get
 from colorize.models.blocks import FuseGlobal, apply_colorization_decoder, apply_conv_bn_relu, channels
 from colorize.models.colorizer import lightness_input
 
-OUTPUT_STRIDE = 2
+OUTPUT_STRIDE = get("iizuka").output_stride  # the registry is the one source
 # ab of the sigmoid output: 0..1 maps to -AB_RANGE..AB_RANGE Lab units (covers the sRGB gamut's ab).
 AB_RANGE = 128.0
 # (filters at width 1, stride) of the shared low-level path (paper, table 1).
@@ -130,8 +131,8 @@ def compile_for_training(model, settings, train_images):
     joint model (two outputs: ab and class logits); batches are then
     (L, (ab, class index)). Returns {"class_weight": alpha used (0 without)}.
     """
-    from colorize.losses import AbMeanSquaredError
-    from colorize.training import make_adamw
+    from colorize.models.losses import AbMeanSquaredError
+    from colorize.models.optimizers import make_adamw
 
     optimizer = make_adamw(settings.lr, weight_decay=getattr(settings, "weight_decay", 1e-3))
     ab_loss = AbMeanSquaredError(downsample=OUTPUT_STRIDE)

@@ -10,7 +10,8 @@ report's. Registered as the ``simple`` family (``colorize.models``).
 import keras
 from keras import layers
 
-from colorize.models.colorizer import lightness_input, regression_output
+from colorize.models.colorizer import lightness_input
+from colorize.models.heads import regression_output
 
 BASE_FILTERS = (64, 128, 256)
 BOTTLENECK_FILTERS = 512
@@ -61,7 +62,7 @@ def build(width=1.0):
 
 def compile_for_training(network, settings, train_images):
     """Adam and the report's L2 loss on normalised ab (``settings.lr``). No extra settings."""
-    from colorize.losses import AbMeanSquaredError
+    from colorize.models.losses import AbMeanSquaredError
 
     network.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=AbMeanSquaredError())
     return {}

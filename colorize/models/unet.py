@@ -16,12 +16,13 @@ Registered as the ``unet`` family.
 import keras
 from keras import layers
 
-from colorize.models import REGRESSION
+from colorize.models import REGRESSION, get
 from colorize.models.backbones import SKIP_STRIDES, build_backbone, initialize_encoder, split_encoder
-from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, apply_head, channels
+from colorize.models.blocks import FuseGlobal, apply_conv_bn_relu, channels
+from colorize.models.heads import apply_head
 from colorize.models.colorizer import lightness_input
 
-OUTPUT_STRIDE = 4
+OUTPUT_STRIDE = get("unet").output_stride  # the registry is the one source
 # Decoder channels at width 1, from the deepest merge (stride 32) to stride 4.
 DECODER_FILTERS = {32: 192, 16: 128, 8: 96, 4: 64}
 

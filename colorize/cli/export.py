@@ -1,15 +1,15 @@
 """Write a colorizer as one self-describing ``.keras`` file for colorizing, or compile it for LiteRT.
 
-    python -m colorize.export SOURCE.keras TARGET.keras [--temperature T] [--training-size S]
-    python -m colorize.export SOURCE.keras SOURCE.lite      # compiled companion (colorize.lite)
+    python -m colorize.cli.export SOURCE.keras TARGET.keras [--temperature T] [--training-size S]
+    python -m colorize.cli.export SOURCE.keras SOURCE.lite      # compiled companion (colorize.predict.litert)
 
 SOURCE may be any colorizer file: a current one (e.g. a training run's best
 model), or one of the format before self-describing colorizers, which is
-converted (:mod:`colorize.legacy`; its ``NAME_settings.json`` beside it
+converted (:mod:`colorize.predict.old_format`; its ``NAME_settings.json`` beside it
 supplies the training size and the builder's options). TARGET holds the
 Colorizer without optimizer state, written atomically; an existing TARGET is
 kept unless ``--overwrite``. A TARGET ending in ``.lite`` is the colorizer
-compiled for the LiteRT runtime (:mod:`colorize.lite`): written beside
+compiled for the LiteRT runtime (:mod:`colorize.predict.litert`): written beside
 SOURCE as SOURCE's stem + ``.lite`` and without changed settings, the command
 lines use it instead of SOURCE (same colours, start-up in a fraction of a second).
 """
@@ -19,9 +19,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from colorize.helpformat import HelpFormatter
+from colorize.cli.helpformat import HelpFormatter
 
-PROG = "python -m colorize.export"
+PROG = "python -m colorize.cli.export"
 
 
 def build_parser():
@@ -43,13 +43,6 @@ def build_parser():
     return parser
 
 
-def export_colorizer(colorizer, target):
-    """Save ``colorizer`` to ``target`` atomically (temporary file + fsync + rename). Returns the Path."""
-    from colorize.runfiles import save_model_atomic
-
-    return save_model_atomic(colorizer, target)
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -64,7 +57,7 @@ def main(argv=None):
 
     quiet_keras()
     from colorize.errors import ColorizeError
-    from colorize.inference import LegacyModelWarning, load_colorizer
+    from colorize.predict.engine import LegacyModelWarning, load_colorizer
 
     try:
         with warnings.catch_warnings():
@@ -80,13 +73,16 @@ def main(argv=None):
         colorizer.training_size = args.training_size
     try:
         if args.target.endswith(".lite"):
-            from colorize.lite import compile_colorizer, file_digest
+            from colorize.files import file_digest
+            from colorize.predict.compile import compile_colorizer
 
             # Only an unchanged copy may stand in for SOURCE (compiled_companion checks this digest).
             unchanged = args.temperature is None and args.training_size is None
             compile_colorizer(colorizer, args.target, file_digest(args.source) if unchanged else None)
         else:
-            export_colorizer(colorizer, args.target)
+            from colorize.files import save_model_atomic
+
+            save_model_atomic(colorizer, args.target)  # loaded uncompiled: no optimizer state
     except RuntimeError as error:  # another backend than TensorFlow
         parser.exit(2, f"{PROG}: error: {args.target}: {error}\n")
     except OSError as error:

@@ -10,7 +10,7 @@ trains the same way). ``--cache auto`` picks RAM when the decoded photos fit
 a memory budget (default: half of the memory available when training starts).
 
 Both modes give the same batches: the split is the same seeded hash of the
-relative paths (:func:`colorize.data.split_paths`), the epoch order is the
+relative paths (:func:`colorize.train.data.split_paths`), the epoch order is the
 same seeded permutation, and the augmentation draws from the same
 ``[seed, epoch, batch]`` generator, so a batch streamed from disk equals the
 batch cut from RAM whenever every file is readable (tests check this). A
@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from colorize.data import (
+from colorize.train.data import (
     DEFAULT_FRACTIONS,
     LabBatches,
     decode_for_training,
@@ -111,7 +111,7 @@ def prior_sample(paths, size, seed=0, max_pixels=PRIOR_PIXELS):
 class PathBatches(LabBatches):
     """Batches of (L (B, S, S, 1) in [0, 100], ab (B, S, S, 2) in Lab units), decoded from files per batch.
 
-    The streaming twin of :class:`colorize.data.LabBatches` (same order,
+    The streaming twin of :class:`colorize.train.data.LabBatches` (same order,
     augmentation and output for readable files). Files that are grayscale or
     unreadable are dropped from their batch; a batch left with no photo takes
     the next readable ones in the epoch's order instead (never an empty
@@ -250,10 +250,10 @@ def load_training_photos(sources, size, fractions=DEFAULT_FRACTIONS, seed=0, cac
     are listed and split first (cheap); then the photos are decoded into RAM
     (``ram``, or ``auto`` within ``budget_bytes``) or left on disk.
     ``labels``: also give each photo's class (its folder's name, see
-    :func:`colorize.data.class_labels`). Raises OSError / ValueError as
-    :func:`colorize.data.folder_splits`.
+    :func:`colorize.train.data.class_labels`). Raises OSError / ValueError as
+    :func:`colorize.train.data.folder_splits`.
     """
-    from colorize.data import cifar10_splits, class_labels, folder_splits
+    from colorize.train.data import cifar10_splits, class_labels, folder_splits
 
     if len(sources) == 1 and str(sources[0]).lower() == "cifar10":
         if labels:

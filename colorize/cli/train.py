@@ -3,7 +3,7 @@
 Every registered family (``colorize.models``) trains through the same steps:
 parse its options, load and split the data, build and compile its network,
 wrap it in a self-describing Colorizer and hand over to
-:func:`colorize.training.fit`. ``--resume`` reuses the settings saved by the
+:func:`colorize.train.fit.fit`. ``--resume`` reuses the settings saved by the
 interrupted run, so ``--output X --resume`` is enough. Nothing here branches
 on a family's name; the parsers are made from the registry without
 importing Keras, so ``--help`` is instant.
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from colorize import models
-from colorize.helpformat import HelpFormatter
+from colorize.cli.helpformat import HelpFormatter
 
 # Settings that --resume must take from the original run (they define the data
 # split, the input pipeline or the optimizer); the family's own model and
@@ -124,29 +124,14 @@ def _validate(parser, args, family):
     for key, value in vars(args).items():
         if isinstance(value, float) and not math.isfinite(value):
             parser.error(f"--{key.replace('_', '-')} must be a finite number, got {value}")
-    # A family's float builder options are size multipliers (e.g. --width).
-    for option in family.model_options:
-        if option.type is float and not getattr(args, option.dest) > 0:
-            parser.error(f"{option.flag} must be greater than 0, got {getattr(args, option.dest)}")
+    for problem in family.problems(args):  # the family's options know their bounds
+        parser.error(problem)
     if not args.lr > 0:
         parser.error("--lr must be greater than 0")
     if args.min_delta < 0:
         parser.error("--min-delta must not be negative")
     if not (0 < args.val_fraction < 1 and 0 <= args.test_fraction < 1 and args.val_fraction + args.test_fraction < 1):
         parser.error("--val-fraction and --test-fraction must be fractions leaving images to train on")
-    if getattr(args, "lam", 0.5) is not None and not 0 < getattr(args, "lam", 0.5) <= 1:
-        parser.error("--lam must be in (0, 1]")
-    if getattr(args, "weight_decay", 0.0) < 0:
-        parser.error("--weight-decay must not be negative")
-    for key in ("gan_weight", "l1_weight", "pretrain_epochs"):
-        if getattr(args, key, 0) < 0:
-            parser.error(f"--{key.replace('_', '-')} must not be negative")
-    if getattr(args, "gan_weight", 1) == 0 and getattr(args, "l1_weight", 1) == 0:
-        parser.error("--gan-weight and --l1-weight cannot both be 0")
-    if getattr(args, "disc_filters", 1) < 1:
-        parser.error("--disc-filters must be at least 1")
-    if getattr(args, "class_weight", 0.0) < 0:
-        parser.error("--class-weight must not be negative")
     if any(d.lower() == "cifar10" for d in args.data) and len(args.data) > 1:
         parser.error("--data cifar10 cannot be combined with folders")
     if not args.output.endswith(".keras"):
@@ -169,7 +154,7 @@ def _fail(prog, message):
 
 def _unwritable_reason(output):
     """Why ``output``'s folder cannot take the run's files (None when it can)."""
-    from colorize.io import unwritable_folder_reason
+    from colorize.files import unwritable_folder_reason
 
     if Path(output).is_dir():
         return "is a folder, not a .keras file"
@@ -178,7 +163,7 @@ def _unwritable_reason(output):
 
 def _saved_family(output):
     """The family a run at ``output`` trained (from its settings), or None."""
-    from colorize.runfiles import read_settings
+    from colorize.train.runfiles import read_settings
 
     try:
         return read_settings(output).get("family")
@@ -207,7 +192,7 @@ def train_command(script=None, argv=None):
     train_complex.py (``--arch``, default the Zhang classifier).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    from colorize.cli import guard_std_streams
+    from colorize.cli.common import guard_std_streams
 
     guard_std_streams()
     if script is None:
@@ -252,7 +237,7 @@ def run_training(parser, argv):
     if family.backends and keras.backend.backend() not in family.backends:
         return _fail(prog, f"the {family.name} family trains on the {' or '.join(family.backends)} backend only, "
                            f"not {keras.backend.backend()} (set KERAS_BACKEND)")
-    from colorize import runfiles
+    from colorize.train import runfiles
 
     files = runfiles.run_files(args.output)
     runfiles.remove_finished_backup(args.output)
@@ -275,7 +260,7 @@ def run_training(parser, argv):
     if args.init and not args.resume:
         # Checked before the data is loaded: a wrong file should not cost minutes of decoding first.
         from colorize.errors import ColorizeError
-        from colorize.inference import load_colorizer
+        from colorize.predict.engine import load_colorizer
 
         try:
             load_colorizer(args.init, families=[family.name, *family.init_from])
@@ -291,7 +276,7 @@ FEW_VAL_IMAGES = 2
 
 
 def _train(prog, family, args, files):
-    from colorize.streaming import load_training_photos
+    from colorize.train.photos import load_training_photos
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
     start = time.perf_counter()
@@ -319,7 +304,7 @@ def _train(prog, family, args, files):
             file=sys.stderr,
         )
 
-    from colorize.distribute import data_parallel, device_summary
+    from colorize.train.distribute import data_parallel, device_summary
     from colorize.errors import ColorizeError
 
     try:
@@ -333,12 +318,12 @@ def _train(prog, family, args, files):
 
 
 def _fit(prog, family, args, files, splits, replicas):
-    """Build, compile and train ``family`` on ``splits`` (:class:`colorize.streaming.TrainingPhotos`).
+    """Build, compile and train ``family`` on ``splits`` (:class:`colorize.train.photos.TrainingPhotos`).
 
     Runs inside the data-parallel scope of ``replicas`` devices when
     --distribute is given; every batch then holds --batch-size photos per device.
     """
-    from colorize import runfiles, training
+    from colorize.train import runfiles, fit as training
     from colorize.errors import ColorizeError
     from colorize.models.colorizer import make_colorizer
 
@@ -356,7 +341,7 @@ def _fit(prog, family, args, files, splits, replicas):
     colorizer = make_colorizer(family, network, training_size=args.size, options=options)
     try:
         if args.init and not args.resume:  # on resume the backup holds newer weights
-            from colorize.inference import load_colorizer
+            from colorize.predict.engine import load_colorizer
 
             start = load_colorizer(args.init, families=[family.name, *family.init_from])
             network.set_weights(start.network.get_weights())
@@ -373,7 +358,7 @@ def _fit(prog, family, args, files, splits, replicas):
                                workers=args.workers)
         val = splits.batches("val", batch_size, workers=args.workers)
     else:
-        from colorize.data import FeatureBatches
+        from colorize.train.data import FeatureBatches
 
         start = time.perf_counter()
         train = FeatureBatches(splits["train"], split[0], batch_size, flip=not args.no_augment, shuffle=True,
@@ -382,7 +367,7 @@ def _fit(prog, family, args, files, splits, replicas):
         print(f"frozen encoder features of {len(splits['train']) + len(splits['val'])} images computed in "
               f"{time.perf_counter() - start:.0f} s; training the rest on them")
     if replicas > 1:
-        from colorize.distribute import EvenBatches
+        from colorize.train.distribute import EvenBatches
 
         train, val = EvenBatches(train, replicas), EvenBatches(val, replicas)
     pipeline_rate = training.pipeline_images_per_second(train)
@@ -417,7 +402,7 @@ def _diverged(history):
 
 def _kept_model(files):
     """Which epoch's model the best-model file holds (the first lowest finite validation loss), in words."""
-    from colorize.runfiles import read_log
+    from colorize.train.runfiles import read_log
 
     finite = [row for row in read_log(files["log"]) if math.isfinite(row.get("val_loss", math.nan))]
     best = min(finite, key=lambda row: row["val_loss"], default=None)

@@ -28,7 +28,6 @@ these files without importing Keras.
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -36,7 +35,9 @@ import re
 import shutil
 from pathlib import Path
 
-# Version of the backup record format written by colorize.callbacks.EpochBackup.
+from colorize.files import TEMPORARY_SUFFIX, file_digest, partial_model_path, temporary_pattern
+
+# Version of the backup record format written by colorize.train.callbacks.EpochBackup.
 BACKUP_FORMAT = 1
 _RECORD_NAME = re.compile(r"^epoch-(\d{6})\.json$")
 # What keras.callbacks.BackupAndRestore (used before the records above) left in the folder.
@@ -82,62 +83,6 @@ def log_text(fields, rows):
     return buffer.getvalue()
 
 
-def write_atomic(path, data):
-    """Replace ``path`` by ``data`` (bytes) at once: temporary file, flush and fsync, rename.
-
-    A kill at any instant leaves either the old file or the new one, never a
-    partial one; the temporary ``.NAME.PID.partial`` left by a kill is removed
-    by :func:`remove_leftovers`.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    fsync_folder(path.parent)
-
-
-def save_model_atomic(model, path):
-    """``model.save(path)`` so that ``path`` is always a complete file: the model is written to
-    ``.STEM.partial.keras`` beside it, flushed to disk and renamed over it (a kill leaves the old
-    file; :func:`remove_leftovers` deletes the partial one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial.keras")
-    try:
-        model.save(temporary)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    fsync_folder(path.parent)
-    return path
-
-
-def fsync_folder(folder):
-    """Make renames inside ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 def remove_leftovers(output):
     """Delete the temporary files that writes killed midway left beside ``output`` and in its backup folder.
 
@@ -146,25 +91,15 @@ def remove_leftovers(output):
     """
     files = run_files(output)
     folder = files["model"].parent
-    patterns = [f".{files[key].name}.*.partial" for key in ("log", "settings")]
-    patterns += [f".{files['model'].stem}.partial.keras", f".{files['plot'].name}.*.tmp"]  # the best model, the plot
+    patterns = [temporary_pattern(files[key]) for key in ("log", "settings", "plot")]
     found = [path for pattern in patterns for path in folder.glob(pattern)]
+    found += [partial_model_path(files["model"])] if partial_model_path(files["model"]).exists() else []
     if files["backup"].is_dir():
         found += files["backup"].glob(".*.partial*")
+        found += files["backup"].glob(f".*{TEMPORARY_SUFFIX}")
     for leftover in found:
         with contextlib.suppress(OSError):
             leftover.unlink()
-
-
-def file_digest(path):
-    """(size in bytes, SHA-256 hex digest) of a file, read in blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
 
 
 def backup_records(folder):
@@ -201,7 +136,7 @@ def read_record(path):
     if epochs < 1 or len(rows) < epochs or any(len(row) != len(fields) for row in rows):
         raise ValueError("inconsistent record")
     try:
-        actual = file_digest(weights)
+        actual = (weights.stat().st_size, file_digest(weights))
     except OSError as error:
         raise ValueError(f"{weights.name} unreadable ({error.strerror or error})") from None
     if actual != expected:

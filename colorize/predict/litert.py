@@ -23,17 +23,14 @@ Both signatures are the Keras model's own graph (the decoder's annealed mean
 included), converted by TensorFlow's converter, so nothing is implemented
 twice; a compiled network's ab differs from the Keras one's by about 2e-5 to 1e-4 Lab
 units (float32 kernels in another order). :class:`LiteColorizer` offers what
-:mod:`colorize.inference` uses of a :class:`~colorize.models.colorizer.Colorizer`
+:mod:`colorize.predict.pipeline` uses of a :class:`~colorize.models.colorizer.Colorizer`
 (``network(batch)``, ``network.predict_on_batch``, ``decode``, the
 description), so the predict path is the same for both.
 
-Compiling needs TensorFlow (``python -m colorize.export MODEL.keras MODEL.lite``);
+Compiling needs TensorFlow (``python -m colorize.cli.export MODEL.keras MODEL.lite``);
 running needs only ``ai-edge-litert``.
 """
 
-import contextlib
-import hashlib
-import io
 import json
 import os
 import zipfile
@@ -41,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.errors import ColorizeError
+from colorize.errors import ColorizeError, one_line
+from colorize.files import file_digest
 
 SUFFIX = ".lite"
 FORMAT = "colorize-lite/1"
@@ -50,18 +48,7 @@ NETWORK_NAME = "network.tflite"
 # Names of the two signatures inside network.tflite.
 NETWORK_SIGNATURE = "network"
 DECODE_SIGNATURE = "decode"
-# What the command lines do with a .keras model that has a compiled companion.
-ENGINES = ("auto", "keras", "litert")
 INSTALL_HINT = "pip install ai-edge-litert"
-
-
-def file_digest(path):
-    """SHA-256 hex digest of a file's bytes (a 15 MB model: ~30 ms)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def runtime_available():
@@ -90,7 +77,7 @@ def read_description(path):
         with zipfile.ZipFile(path) as archive:
             description = json.loads(archive.read(DESCRIPTION_NAME))
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
-        raise ColorizeError(path, f"not a compiled colorizer ({_reason(error)})") from None
+        raise ColorizeError(path, f"not a compiled colorizer ({one_line(error, 160)})") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ColorizeError(path, f"not a compiled colorizer of format {FORMAT}")
     return description
@@ -179,7 +166,7 @@ class LiteColorizer:
                 network_bytes = archive.read(NETWORK_NAME)
             return cls(network_bytes, description, threads=threads)
         except (OSError, zipfile.BadZipFile, KeyError, ValueError, RuntimeError) as error:
-            raise ColorizeError(path, f"corrupt compiled colorizer ({_reason(error)})") from None
+            raise ColorizeError(path, f"corrupt compiled colorizer ({one_line(error, 160)})") from None
 
     def decode(self, raw, temperature=None):
         """Raw output (B, h, w, C) -> ab (B, h, w, 2) float32 NumPy (annealed mean at ``temperature``,
@@ -200,116 +187,3 @@ def _cpu_count():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _reason(error):
-    text = getattr(error, "strerror", None) or str(error).strip()
-    return (text.splitlines() or [type(error).__name__])[0][:160]
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiling (needs TensorFlow; never imported by a run that only colorizes)
-
-
-@contextlib.contextmanager
-def _converter_friendly_upsampling():
-    """Nearest-neighbour UpSampling2D as one resize op while a graph is traced for conversion.
-
-    Keras implements it with two ``repeat`` ops (for XLA); with a dynamic
-    height and width the converter loses the channel count after them and
-    cannot lower the following convolutions. ``tf.image.resize(..., "nearest")``
-    to exactly twice the size picks the same pixels (source index i // 2) and
-    is a builtin LiteRT op. The change is undone on exit; a test compares the
-    compiled network with the Keras one, so a Keras release that changes the
-    private method shows up there.
-    """
-    import keras
-    import tensorflow as tf
-
-    layer_class = keras.layers.UpSampling2D
-    original = getattr(layer_class, "_resize_images", None)
-    if original is None:
-        yield
-        return
-
-    def resize_images(self, x, height_factor, width_factor, data_format, interpolation="nearest"):
-        if interpolation != "nearest" or data_format != "channels_last":
-            return original(self, x, height_factor, width_factor, data_format, interpolation)
-        shape = tf.shape(x)
-        return tf.image.resize(x, tf.stack([shape[1] * height_factor, shape[2] * width_factor]), method="nearest")
-
-    layer_class._resize_images = resize_images
-    try:
-        yield
-    finally:
-        layer_class._resize_images = original
-
-
-def describe(colorizer, source_sha256=None):
-    """The ``colorizer.json`` of a Keras :class:`~colorize.models.colorizer.Colorizer`."""
-    return {
-        "format": FORMAT,
-        "family": colorizer.family,
-        "head": colorizer.head,
-        "input_multiple": colorizer.input_multiple,
-        "output_stride": colorizer.output_stride,
-        "training_size": colorizer.training_size,
-        "temperature": colorizer.temperature,
-        "options": colorizer.options,
-        "source_sha256": source_sha256,
-    }
-
-
-def convert_network(colorizer):
-    """The colorizer's network and decoder as LiteRT flatbuffer bytes (two signatures, see the module).
-
-    Needs the TensorFlow backend. Takes about 40 s for the bundled default on a 2-core CPU.
-    """
-    import tempfile
-
-    import keras
-    import tensorflow as tf
-
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"compiling for LiteRT needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})")
-    raw_channels = colorizer.network.output.shape[-1]
-    archive = keras.export.ExportArchive()
-    archive.track(colorizer)
-    with _converter_friendly_upsampling():
-        archive.add_endpoint(
-            NETWORK_SIGNATURE,
-            lambda lightness: {"raw": colorizer.network(lightness, training=False)},
-            input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32, name="lightness")],
-        )
-        archive.add_endpoint(
-            DECODE_SIGNATURE,
-            lambda raw, temperature: {"ab": colorizer.decode(raw, temperature)},
-            input_signature=[
-                tf.TensorSpec((None, None, None, raw_channels), tf.float32, name="raw"),
-                tf.TensorSpec((), tf.float32, name="temperature"),
-            ],
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            archive.write_out(folder, verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(
-                folder, signature_keys=[NETWORK_SIGNATURE, DECODE_SIGNATURE]
-            )
-            return converter.convert()
-
-
-def compile_colorizer(colorizer, target, source_sha256=None):
-    """Write ``colorizer`` (a Keras Colorizer) as a ``.lite`` file at ``target``, atomically.
-
-    ``source_sha256``: digest of the .keras file it was loaded from, which
-    makes the result that file's :func:`compiled_companion`. Returns the Path.
-    """
-    from colorize.io import write_bytes_atomic
-
-    network_bytes = convert_network(colorizer)
-    buffer = io.BytesIO()
-    # Stored, not deflated: float weights barely compress and loading stays a plain read.
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(DESCRIPTION_NAME, json.dumps(describe(colorizer, source_sha256), indent=2))
-        archive.writestr(NETWORK_NAME, network_bytes)
-    write_bytes_atomic(target, buffer.getvalue())
-    return Path(target)

@@ -144,29 +144,3 @@ def split_host_cpu(count):
         os.environ["XLA_FLAGS"] = " ".join(flags + [f"{XLA_DEVICE_FLAG}={count}"])
     else:
         raise RuntimeError(f"cannot split the CPU into devices on the {backend} backend")
-
-
-def main(argv=None):
-    """``python -m colorize.distribute --cpus N -- FAMILY OPTIONS``: colorize-train on N virtual CPU devices."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(
-        prog="python -m colorize.distribute",
-        description="Rehearse a multi-device run on one machine: split the CPU into N devices, then run "
-        "'colorize-train FAMILY OPTIONS' (add --distribute to use them).",
-    )
-    parser.add_argument("--cpus", type=int, default=2, help="virtual CPU devices")
-    parser.add_argument("train", nargs=argparse.REMAINDER, help="colorize-train's arguments (after --)")
-    args = parser.parse_args(argv)
-    if args.cpus < 1:
-        parser.error("--cpus must be at least 1")
-    train = args.train[1:] if args.train[:1] == ["--"] else args.train
-    split_host_cpu(args.cpus)
-    from colorize.train_cli import main as train_main
-
-    return train_main(train)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

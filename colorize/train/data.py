@@ -129,7 +129,7 @@ def folder_split_paths(folders, fractions=DEFAULT_FRACTIONS, seed=0):
 
     The split is made per folder on relative paths, so adding a folder never
     moves another folder's files between splits; RAM and streamed training
-    (:mod:`colorize.streaming`) both start from this listing.
+    (:mod:`colorize.train.photos`) both start from this listing.
     """
     parts = {name: [] for name in SPLITS}
     for folder in folders:
@@ -355,12 +355,11 @@ class FeatureBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
 
-# ----------------------------------------------------------------------------- command line
 def write_split_list(folders, split, list_path, fractions=DEFAULT_FRACTIONS, seed=0):
     """Write the paths of one split of ``folders`` (as train_*.py makes it) to a text file.
 
     Paths are written relative to the list's folder when possible, so the list
-    can be handed to ``python -m colorize.evaluate --data LIST.txt``.
+    can be handed to ``python -m colorize.cli.evaluate --data LIST.txt``.
     """
     import os
     from pathlib import Path
@@ -372,37 +371,3 @@ def write_split_list(folders, split, list_path, fractions=DEFAULT_FRACTIONS, see
     list_path.parent.mkdir(parents=True, exist_ok=True)
     list_path.write_text("".join(line + "\n" for line in lines))
     return len(lines)
-
-
-def main(argv=None):
-    """``python -m colorize.data``: list the images of a train/val/test split."""
-    import argparse
-
-    from colorize.helpformat import HelpFormatter
-
-    parser = argparse.ArgumentParser(
-        prog="python -m colorize.data",
-        description="Write the image paths of one split (as train_simple.py/train_complex.py make it with the "
-        "same --seed and fractions) to a text file, e.g. the held-out test photos for python -m colorize.evaluate.",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image folder(s) given to training")
-    parser.add_argument("--split", choices=SPLITS, default="test", help="which split to list")
-    parser.add_argument("--list", required=True, metavar="FILE.txt", help="text file to write")
-    parser.add_argument("--seed", type=int, default=0, help="the training run's --seed")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--test-fraction", type=float, default=0.1)
-    args = parser.parse_args(argv)
-    from pathlib import Path
-
-    for folder in args.data:
-        if not Path(folder).is_dir():
-            parser.exit(2, f"python -m colorize.data: error: {folder}: no such folder\n")
-    fractions = (1 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
-    count = write_split_list(args.data, args.split, args.list, fractions, args.seed)
-    print(f"{count} {args.split} images listed in {args.list}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

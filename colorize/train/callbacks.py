@@ -1,4 +1,4 @@
-"""Callbacks of a resumable training run (see :mod:`colorize.runfiles` for its files).
+"""Callbacks of a resumable training run (see :mod:`colorize.train.runfiles` for its files).
 
 Every finished epoch is committed atomically by :class:`EpochBackup` (its
 state, its log row, whether the run is done), so a run killed at any instant
@@ -22,9 +22,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colorize import runfiles
-from colorize.errors import ColorizeError
-from colorize.runfiles import read_log, run_files
+from colorize.train import runfiles
+from colorize.errors import ColorizeError, one_line
+from colorize.files import file_digest, fsync_file, save_model_atomic, write_bytes_atomic
+from colorize.train.runfiles import read_log, run_files
 
 # The reports' early-stopping rule: stop when validation loss has not
 # improved by 0.001 for 7 epochs.
@@ -66,7 +67,7 @@ class EpochBackup(keras.callbacks.Callback):
     file in place (a kill during the 0.1-0.2 s write left a truncated file
     that could not be resumed from) and left the log to a separate callback (a
     kill in between repeated the epoch in the log). The commit of epoch N
-    (layout in :mod:`colorize.runfiles`):
+    (layout in :mod:`colorize.train.runfiles`):
 
     1. the whole state ``model.save_weights`` writes (every layer's weights and
        every optimizer the model holds, with its iteration count and moments)
@@ -141,7 +142,7 @@ class EpochBackup(keras.callbacks.Callback):
             _read_every_dataset(weights)
             fields, rows = _log_rows(self.log_path)
         except Exception as error:  # truncated HDF5, missing or broken metadata or log
-            return None, f"the Keras backup {weights.name}: damaged ({_one_line(error)})"
+            return None, f"the Keras backup {weights.name}: damaged ({one_line(error)})"
         rows = [row for row in rows if float(row[0]) < epochs]
         if epochs < 1 or len(rows) != epochs:
             return None, f"the Keras backup {weights.name}: its {epochs} epochs do not match the log"
@@ -159,7 +160,7 @@ class EpochBackup(keras.callbacks.Callback):
         try:
             model.load_weights(path)
         except Exception as error:  # a model built differently from the one that wrote the backup
-            raise ColorizeError(path, f"cannot restore this backup into the model ({_one_line(error)})") from None
+            raise ColorizeError(path, f"cannot restore this backup into the model ({one_line(error)})") from None
         epochs = self.record["epochs"]
         if self.record["finished"]:  # killed after its last commit: nothing left to train
             epochs = max(epochs, self.params.get("epochs", epochs))
@@ -194,8 +195,8 @@ class EpochBackup(keras.callbacks.Callback):
         temporary = self.folder / f".{name}.{os.getpid()}.partial.weights.h5"  # Keras wants .weights.h5
         try:
             self.model.save_weights(temporary)
-            _fsync(temporary)
-            size, digest = runfiles.file_digest(temporary)
+            fsync_file(temporary)
+            size, digest = temporary.stat().st_size, file_digest(temporary)
             os.replace(temporary, self.folder / f"{name}.weights.h5")
         except BaseException:
             with contextlib.suppress(OSError):
@@ -210,7 +211,7 @@ class EpochBackup(keras.callbacks.Callback):
             "sha256": digest,
             "log": {"fields": self.fields, "rows": self.rows},
         }
-        runfiles.write_atomic(self.folder / f"{name}.json", json.dumps(record).encode())  # the commit point
+        write_bytes_atomic(self.folder / f"{name}.json", json.dumps(record).encode())  # the commit point
         self._write_log()
         keep = {number for number, _ in runfiles.backup_records(self.folder)[:2]}
         for number in _generation_numbers(self.folder) - keep:
@@ -222,7 +223,7 @@ class EpochBackup(keras.callbacks.Callback):
             with contextlib.suppress(OSError):
                 if self.log_path.read_bytes() == text:
                     return
-        runfiles.write_atomic(self.log_path, text)
+        write_bytes_atomic(self.log_path, text)
 
     # ------------------------------------------------------------------ finishing
     def on_train_end(self, logs=None):
@@ -282,11 +283,6 @@ def _cell(value):
     return f"[{', '.join(map(str, value))}]"
 
 
-def _one_line(error):
-    text = str(error).strip()
-    return (text.splitlines()[0][:160] if text else type(error).__name__)
-
-
 def _warn(message):
     """One warning line on stderr (nothing when stderr is closed or broken)."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -334,19 +330,34 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         model = self.saved if self.saved is not None else self.model
         if not weights_are_finite(model):
             return False
-        runfiles.save_model_atomic(model, self.path)
+        with optimizers_detached(model):
+            save_model_atomic(model, self.path)
         return True
+
+
+@contextlib.contextmanager
+def optimizers_detached(model):
+    """Save ``model`` without optimizer state: every (sub)model's optimizer is set aside meanwhile.
+
+    Keras saves the optimizer of every compiled model it meets, the trained
+    network inside a Colorizer too: for AdamW two moments per weight, which
+    tripled the file (46.6 MB for a 15 MB simple model). The best-model file
+    is for colorizing and ``--init``; the resume backup keeps the optimizer.
+    """
+    held = [(part, part.optimizer) for part in [model, *model._flatten_layers(include_self=False)]
+            if isinstance(part, keras.Model) and getattr(part, "optimizer", None) is not None]
+    for part, _ in held:
+        part.optimizer = None
+    try:
+        yield model
+    finally:
+        for part, optimizer in held:
+            part.optimizer = optimizer
 
 
 def weights_are_finite(model):
     """True when every weight of ``model`` is finite (no NaN or inf)."""
     return all(np.isfinite(keras.ops.convert_to_numpy(weight)).all() for weight in model.weights)
-
-
-def _fsync(path):
-    """Flush a written file to disk so a rename after it never exposes a partial file after a crash."""
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 class LossCurvePlot(keras.callbacks.Callback):
@@ -398,7 +409,7 @@ class ThroughputLogger(keras.callbacks.Callback):
 def make_callbacks(
     output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta=EARLY_STOP_MIN_DELTA, batch_size=32, saved=None
 ):
-    """The callbacks of a resumable run writing the files of :func:`colorize.runfiles.run_files`.
+    """The callbacks of a resumable run writing the files of :func:`colorize.train.runfiles.run_files`.
 
     ``saved``: the model written as the best model (see :class:`BestModelCheckpoint`).
     Constructing them prepares the run's files: temporary files of killed

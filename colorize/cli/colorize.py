@@ -22,19 +22,20 @@ import os
 import sys
 from pathlib import Path
 
-from colorize.bundled import DEFAULT_MODEL
-from colorize.errors import ColorizeError
-from colorize.helpformat import HelpFormatter
+from colorize.models.presets import DEFAULT_MODEL
+from colorize.cli.common import StdoutLines, guard_std_streams
+from colorize.cli.helpformat import HelpFormatter
+from colorize.errors import ColorizeError, one_line
 
 # Images per forward pass in folder runs: one traced graph, amortised overhead.
 BATCH = 8
 # Largest working size: the network's input and activations grow with its square
 # (2048 px: about 1 GiB for the bundled classifier), and beyond it nothing is gained.
 MAX_SIZE = 2048
-# Chroma upsampling methods (colorize.upsample.METHODS; a test keeps the two equal: --help imports no NumPy/cv2).
+# Chroma upsampling methods (colorize.predict.upsample.METHODS; a test keeps the two equal: --help imports no NumPy/cv2).
 UPSAMPLE_METHODS = ("bilinear", "guided")
 DEFAULT_UPSAMPLE = "bilinear"
-# Engines that may run a model (colorize.lite.ENGINES; a test keeps the two equal: --help imports no NumPy).
+# Engines that may run a model (colorize.predict.engine.ENGINES; a test keeps the two equal: --help imports no NumPy).
 ENGINES = ("auto", "keras", "litert")
 # Annealed-mean temperatures accepted: below 0.01 is the mode already, above 10 the plain mean.
 TEMPERATURE_RANGE = (0.01, 10.0)
@@ -130,7 +131,7 @@ def build_colorize_parser(script=None):
     parser.add_argument(
         "--engine", choices=ENGINES, default="auto",
         help="what runs the model: litert (a compiled copy MODEL.lite beside MODEL.keras, made by "
-        "python -m colorize.export; starts in a fraction of a second), keras (the .keras file through Keras and "
+        "python -m colorize.cli.export; starts in a fraction of a second), keras (the .keras file through Keras and "
         "TensorFlow, several seconds to start), or auto: litert when there is a compiled copy made from exactly "
         "this .keras file (the bundled models have one) and the LiteRT runtime is installed, else keras. Both give "
         "the same colours (within 0.001 Lab units)",
@@ -166,31 +167,21 @@ def collect_inputs(paths):
 
 
 def _load_model(args, script):
-    """The colorizer to use, checked for this script's families. Raises ColorizeError."""
-    import warnings
+    """The colorizer to use, checked for this script's families. Raises ColorizeError.
 
+    The engine is resolved once and the model file hashed once (:func:`colorize.predict.engine.open_colorizer`).
+    """
     from colorize import models
-    from colorize.bundled import bundled_model
-    from colorize.inference import LegacyModelWarning, load_colorizer, model_engine
+    from colorize.predict.engine import open_colorizer
 
-    path = args.model or bundled_model(_SCRIPTS[script]["model"])
     families = None if script is None else models.names(script)
     others = [f"colorize_{name}.py" for name in ("simple", "complex") if name != script]
     hint = f"use {others[0]} or colorize" if script else None
-    engine = None  # a missing file: load_colorizer reports it
-    if Path(path).exists():
-        # Resolved once here (the companion check hashes the .keras file); then loaded as resolved.
-        engine, path = model_engine(path, args.engine)
-        if engine == "keras":
-            from colorize.runtime import quiet_keras
-
-            quiet_keras()  # only a Keras model needs TensorFlow (seconds to import)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LegacyModelWarning)
-        colorizer = load_colorizer(path, families=families, script_hint=hint, engine=engine)
-    for warning in caught:
+    notes = []
+    colorizer, _ = open_colorizer(args.model or _SCRIPTS[script]["model"], args.engine, families, hint, notes)
+    for note in notes:
         if not args.quiet:
-            print(f"{_SCRIPTS[script]['prog']}: note: {warning.message}", file=sys.stderr)
+            print(f"{_SCRIPTS[script]['prog']}: note: {note}", file=sys.stderr)
     return colorizer
 
 
@@ -201,7 +192,7 @@ def colorize_command(script=None, argv=None):
     args = parser.parse_args(argv)
     args.mirror = getattr(args, "mirror", True)  # --no-mirror's default is kept out of --help
     prog = parser.prog
-    from colorize.bundled import samples_folder
+    from colorize.models.presets import samples_folder
 
     paths = args.paths or [str(samples_folder())]
     problem = _output_problem(args.output)
@@ -226,62 +217,14 @@ def colorize_command(script=None, argv=None):
     if not args.quiet:
         stdout.say(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
     if stdout.error is not None:
-        print(f"{prog}: note: cannot write to standard output ({_one_line_reason(stdout.error)}); "
+        print(f"{prog}: note: cannot write to standard output ({one_line(stdout.error)}); "
               "the progress lines were dropped", file=sys.stderr)
     return 1 if failed or errors else 0
 
 
-def guard_std_streams():
-    """Make a closed stdout or stderr harmless (``2>&-``): point it at the null device.
-
-    With file descriptor 2 closed, the next file opened would get number 2,
-    and any C library writing a warning to "stderr" would write into it (an
-    output PNG, say); Python also sets sys.stderr to None, which progress bars
-    and print() do not expect.
-    """
-    for descriptor in (1, 2):
-        try:
-            os.fstat(descriptor)
-        except OSError:
-            try:
-                null = os.open(os.devnull, os.O_WRONLY)
-            except OSError:
-                continue
-            if null != descriptor:
-                os.dup2(null, descriptor)
-                os.close(null)
-    if sys.stdout is None:
-        sys.stdout = open(os.devnull, "w")
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")
-
-
-class StdoutLines:
-    """Progress lines on stdout. A stdout that cannot take them (a full disk, a closed pipe) loses
-    them: the first error is kept in ``error`` and the descriptor is pointed at the null device, so
-    that neither later lines nor Python's flush at exit fail again."""
-
-    def __init__(self):
-        self.error = None
-
-    def say(self, text):
-        if self.error is not None:
-            return
-        try:
-            print(text, flush=True)
-        except (OSError, ValueError) as error:
-            self.error = error
-            try:
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, sys.stdout.fileno())
-                os.close(null)
-            except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
-                pass
-
-
 def _output_problem(output):
     """Why ``output`` cannot be the folder of the colorized PNGs (None when it can)."""
-    from colorize.io import unwritable_folder_reason
+    from colorize.files import unwritable_folder_reason
 
     path = Path(output)
     if path.exists() and not path.is_dir():
@@ -316,7 +259,7 @@ def _load_batch(batch):
     Runs in a worker thread: decoding and the lightness of the next batch
     overlap with the network's work on the current one.
     """
-    from colorize.inference import lightness_of
+    from colorize.predict.pipeline import lightness_of
     from colorize.io import read_image
 
     loaded = []
@@ -331,7 +274,7 @@ def _load_batch(batch):
 
 def _finish(image, lightness, ab_small, target, compare, upsample=None):
     """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread."""
-    from colorize.inference import compose
+    from colorize.predict.pipeline import compose
     from colorize.io import is_grayscale, write_png
 
     result = compose(lightness, ab_small, upsample=upsample)
@@ -374,7 +317,7 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
     import numpy as np
     from tqdm.auto import tqdm
 
-    from colorize.inference import predict_ab
+    from colorize.predict.pipeline import predict_ab
 
     temperature = getattr(args, "temperature", None)
     show_bar = not args.quiet and len(jobs) > 1
@@ -392,7 +335,7 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
             try:
                 future.result()
             except Exception as error:  # one line per file, whatever failed (disk full, a figure)
-                report(f"{target}: cannot write ({_one_line_reason(error)})")
+                report(f"{target}: cannot write ({one_line(error)})")
             else:
                 counts["written"] += 1
                 if not show_bar and not args.quiet:
@@ -432,7 +375,5 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
     return counts["written"], counts["failed"]
 
 
-def _one_line_reason(error):
-    """The short reason of an exception: OSError's strerror, else its first line, else its type."""
-    text = getattr(error, "strerror", None) or str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+if __name__ == "__main__":
+    sys.exit(main())

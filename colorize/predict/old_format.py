@@ -9,24 +9,32 @@ output channel count is the only thing that told them apart, so this module
 network with the family's builder (normalisation inside) and copies the
 weights; results are unchanged up to float rounding.
 
-``python -m colorize.export OLD.keras NEW.keras`` converts a file for good.
+``python -m colorize.cli.export OLD.keras NEW.keras`` converts a file for good.
 """
 
+import json
+from pathlib import Path
+
 # Release-0.1 output channels -> family (the bins count is checked against the frozen table).
-_LEGACY_FAMILIES = {"regression": "simple", "bins": "zhang"}
+_OLD_FORMAT_FAMILIES = {"regression": "simple", "bins": "zhang"}
 
 
-def _legacy_settings(path):
-    """The settings file an 0.1 training run wrote beside ``path`` ({} when absent or unreadable)."""
-    from colorize.runfiles import read_settings
+def _sidecar_settings(path):
+    """The builder's options a 0.1 file carries in ``NAME_settings.json`` beside it ({} when absent or unreadable).
 
+    That sidecar is part of the 0.1 format (the network alone could not say
+    its width or training size), so it is read here, as plain JSON, without
+    going through training code.
+    """
+    sidecar = Path(f"{Path(path).with_suffix('')}_settings.json")
     try:
-        return read_settings(path)
-    except ValueError:
+        settings = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
         return {}
+    return settings if isinstance(settings, dict) else {}
 
 
-def legacy_head(model):
+def old_format_head(model):
     """REGRESSION or BINS for a release-0.1 network; ValueError for anything else."""
     from colorize.models import BINS, REGRESSION
     from colorize.quantize import ab_bins
@@ -51,8 +59,8 @@ def upgrade(model, path=None):
     from colorize import models
     from colorize.models.colorizer import make_colorizer
 
-    family = models.get(_LEGACY_FAMILIES[legacy_head(model)])
-    settings = _legacy_settings(path) if path is not None else {}
+    family = models.get(_OLD_FORMAT_FAMILIES[old_format_head(model)])
+    settings = _sidecar_settings(path) if path is not None else {}
     options = family.option_values(settings)
     size = settings.get("size")
     try:

@@ -3,127 +3,27 @@
     full-res L -> working size (shorter side = size) -> colorizer.network -> raw
     (mirror-averaged) -> colorizer.decode (bins: annealed mean at T) -> ab at
     the network grid -> upsampling of ab to full resolution (bilinear, or
-    guided by the full-res L: colorize.upsample) -> join with the ORIGINAL
+    guided by the full-res L: colorize.predict.upsample) -> join with the ORIGINAL
     full-res L -> RGB
 
 The output keeps the input's lightness: only ab is predicted and upsampled.
 Nothing here depends on the model's family; a saved
 :class:`~colorize.models.colorizer.Colorizer` says its input multiple,
 output stride, training size and how to decode its output. Nor on the
-engine: a compiled :class:`~colorize.lite.LiteColorizer` offers the same
+engine: a compiled :class:`~colorize.predict.litert.LiteColorizer` offers the same
 calls, and Keras is imported only when a Keras model is loaded (so a run on
 a compiled model never imports TensorFlow).
 """
 
-import warnings
 import weakref
-import zipfile
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from colorize import color, lite
-from colorize.errors import ColorizeError
+from colorize import color
 
 # Working size of a model that does not record the size it was trained at.
 DEFAULT_SIZE = 256
-
-
-class LegacyModelWarning(UserWarning):
-    """A model file in the format before self-describing colorizers (converted on loading)."""
-
-
-def model_engine(path, engine=None):
-    """Which engine runs the model at ``path``, and from which file: ("keras" | "litert", Path).
-
-    engine: None (the file's own: Keras for .keras, LiteRT for .lite),
-    "keras" (the .keras file itself), "litert" (its compiled
-    companion, see :func:`colorize.lite.compiled_companion`, required) or
-    "auto" (the companion when there is an up-to-date one and LiteRT is
-    installed, else the .keras file). A ``.lite`` file runs on LiteRT.
-    Raises ColorizeError(path, reason) when the engine asked for cannot run it.
-    """
-    path = Path(path)
-    if engine is None:
-        engine = "litert" if path.suffix == lite.SUFFIX else "keras"
-    if engine not in lite.ENGINES:
-        raise ValueError(f"unknown engine {engine!r} (one of {', '.join(lite.ENGINES)})")
-    if path.suffix == lite.SUFFIX:
-        if engine == "keras":
-            raise ColorizeError(path, "a compiled colorizer runs on LiteRT only; give its .keras file for the Keras engine")
-        return "litert", path
-    if engine == "keras":
-        return "keras", path
-    companion = lite.compiled_companion(path) if path.suffix == ".keras" else None
-    if companion is not None:
-        return "litert", companion
-    if engine == "litert":
-        if not lite.runtime_available():
-            raise ColorizeError(path, f"the LiteRT engine is not installed ({lite.INSTALL_HINT})")
-        raise ColorizeError(path, f"no up-to-date compiled copy {lite.companion_path(path).name} beside it "
-                                  f"(python -m colorize.export {path} {lite.companion_path(path)} makes one)")
-    return "keras", path
-
-
-def load_colorizer(path, families=None, script_hint=None, engine=None):
-    """Load a saved colorizer: a ``.keras`` file (a :class:`~colorize.models.colorizer.Colorizer`)
-    or a compiled ``.lite`` one (a :class:`~colorize.lite.LiteColorizer`, same calls).
-
-    Args:
-        path: the .keras or .lite file.
-        families: registry names this caller accepts (None: any).
-        script_hint: what to suggest when the family is not accepted
-            (e.g. "use colorize_simple.py").
-        engine: None (the file's own), "keras", "litert" or "auto" (:func:`model_engine`).
-
-    Files of the earlier format (a bare network on normalised L, without a
-    description) are converted on loading (:mod:`colorize.legacy`) with a
-    :class:`LegacyModelWarning`; ``python -m colorize.export`` converts them
-    for good. Raises ColorizeError(path, reason) for a missing, corrupt or
-    unsuitable file (another family, or weights that are not finite).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ColorizeError(path, "model file not found")
-    kind, source = model_engine(path, engine)
-    model = lite.LiteColorizer.load(source) if kind == "litert" else _load_keras_colorizer(path)
-    if families is not None and model.family not in families:
-        hint = f" ({script_hint})" if script_hint else ""
-        raise ColorizeError(path, f"this is a {model.family} model, not one of {', '.join(families)}{hint}")
-    return model
-
-
-def _load_keras_colorizer(path):
-    """A .keras file -> Colorizer (old-format files converted), its weights checked finite."""
-    import keras
-
-    from colorize.models.colorizer import Colorizer
-
-    if path.is_dir() or path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ColorizeError(path, f"not a Keras model file (expected a .keras archive, or a compiled {lite.SUFFIX} one)")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for broken archives
-        first_line = (str(error).strip().splitlines() or ["unreadable"])[0][:160]
-        raise ColorizeError(path, f"corrupt or incompatible model file ({first_line})") from None
-    if not isinstance(model, Colorizer):
-        from colorize.legacy import upgrade
-
-        try:
-            model = upgrade(model, path)
-        except ValueError as error:
-            raise ColorizeError(path, str(error)) from None
-        warnings.warn(
-            f"{path}: model in the old format, converted on loading "
-            f"(python -m colorize.export {path} NEW.keras converts it once)",
-            LegacyModelWarning,
-            stacklevel=3,
-        )
-    # A diverged training run's weights: every colour would come out NaN.
-    if not all(np.isfinite(weight).all() for weight in model.get_weights()):
-        raise ColorizeError(path, "the model's weights are not finite (NaN or inf: saved by a diverged training run?)")
-    return model
 
 
 def _to_numpy(value):
@@ -261,7 +161,7 @@ def compose(lightness, ab_small, strip_pixels=None, upsample=None):
     """Join full-res L (H, W) in [0, 100] with ab (h, w, 2) upsampled -> uint8 RGB (H, W, 3).
 
     Only ab is upsampled (``upsample``: "bilinear" or "guided" by the
-    full-resolution L, see :mod:`colorize.upsample`; None: its default); the
+    full-resolution L, see :mod:`colorize.predict.upsample`; None: its default); the
     image's own L is kept, so the lightness of the result equals the input's
     up to 8-bit rounding and gamut clipping. Works in horizontal strips of
     about ``strip_pixels`` (default STRIP_PIXELS), so the only full-size
@@ -269,7 +169,7 @@ def compose(lightness, ab_small, strip_pixels=None, upsample=None):
     full-size pass. Raises ValueError when ab holds NaN or inf (there is no
     colour to show for it; OpenCV would turn it into white or black).
     """
-    from colorize.upsample import DEFAULT_METHOD, ab_strips
+    from colorize.predict.upsample import DEFAULT_METHOD, ab_strips
 
     ab_small = np.ascontiguousarray(ab_small, np.float32)
     if not np.isfinite(ab_small).all():
