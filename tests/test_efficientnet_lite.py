@@ -24,7 +24,6 @@ from colorize.models.torch_weights import LEGACY_MAGIC, LEGACY_PROTOCOL, read_le
 from colorize.evaluation.semantic import (
     ImagenetClassifier,
     imagenet_classes,
-    semantic_accuracy,
     wnid_of_folder,
     wnid_to_index,
 )
@@ -265,3 +264,27 @@ def test_semantic_accuracy_on_imagenette_photos():
         f"\nLite2 on {len(images)} Imagenette photos: colour top-1 {top1:.2f} top-5 {top5:.2f}, gray top-1 {gray_top1:.2f}"
     )
     assert top1 > 0.6 and top5 > 0.8 and gray_top1 > 0.5
+
+
+def semantic_accuracy(classifier, images, wnids):
+    """Top-1 and top-5 accuracy of ``classifier`` on labelled photos.
+
+    Args:
+        classifier: an :class:`ImagenetClassifier`.
+        images: list of uint8 RGB (H, W, 3) (or gray (H, W)) photos.
+        wnids: the true wnid of each photo (e.g. from :func:`wnid_of_folder`).
+
+    Returns:
+        (top1, top5) as floats in [0, 1].
+    """
+    if len(images) != len(wnids) or not images:
+        raise ValueError(
+            f"need one wnid per photo and at least one photo ({len(images)} photos, {len(wnids)} wnids)"
+        )
+    unknown = sorted({wnid for wnid in wnids if wnid not in wnid_to_index()})
+    if unknown:
+        raise ValueError(f"not ImageNet-1k wnids: {', '.join(unknown[:5])}")
+    truth = np.array([wnid_to_index()[wnid] for wnid in wnids])
+    top5 = classifier.predict_top_k(images, k=5)
+    return float(np.mean(top5[:, 0] == truth)), float(np.mean((top5 == truth[:, None]).any(axis=1)))
+

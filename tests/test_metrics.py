@@ -9,6 +9,18 @@ from colorize.evaluation import metrics
 from colorize.quantize import ab_bins, nearest_bins
 
 
+def ab_mse(ab_out, ab_true):
+    """Reference: mean squared ab error per component, Lab units squared (what RegressionSums must give)."""
+    diff = np.asarray(ab_out, np.float64) - np.asarray(ab_true, np.float64)
+    return float(np.mean(diff * diff))
+
+
+def ab_r2(ab_out, ab_true):
+    """Reference: 1 - SS_res / SS_tot of ab (both channels pooled) in one pass over one array."""
+    out, true = np.asarray(ab_out, np.float64).reshape(-1, 2), np.asarray(ab_true, np.float64).reshape(-1, 2)
+    return float(1 - ((out - true) ** 2).sum() / ((true - true.mean(axis=0)) ** 2).sum())
+
+
 def _ab_with_errors(errors_and_counts):
     """Truth ab = 0 everywhere and an output whose ab error is each given value for the given pixel count."""
     out = []
@@ -143,13 +155,13 @@ def test_lightness_error():
 def test_mse_and_r2():
     rng = np.random.default_rng(5)
     truth = rng.uniform(-50, 50, (10, 10, 2))
-    assert metrics.ab_r2(truth, truth) == 1.0
-    assert metrics.ab_mse(truth, truth) == 0.0
+    assert ab_r2(truth, truth) == 1.0
+    assert ab_mse(truth, truth) == 0.0
     # Predicting the per-channel mean explains nothing: R^2 = 0.
     mean = np.broadcast_to(truth.reshape(-1, 2).mean(0), truth.shape)
-    assert metrics.ab_r2(mean, truth) == pytest.approx(0.0, abs=1e-12)
+    assert ab_r2(mean, truth) == pytest.approx(0.0, abs=1e-12)
     # A constant offset of (3, 4): squared error per component (9 + 16) / 2.
-    assert metrics.ab_mse(truth + (3.0, 4.0), truth) == pytest.approx(12.5)
+    assert ab_mse(truth + (3.0, 4.0), truth) == pytest.approx(12.5)
 
 
 def test_regression_sums_pool_over_images():
@@ -160,8 +172,8 @@ def test_regression_sums_pool_over_images():
     sums.add(a_out, a_true)
     sums.add(b_out, b_true)
     both_out, both_true = np.concatenate([a_out, b_out]), np.concatenate([a_true, b_true])
-    assert sums.r2() == pytest.approx(metrics.ab_r2(both_out, both_true), abs=1e-12)
-    assert sums.mse() == pytest.approx(metrics.ab_mse(both_out, both_true), abs=1e-12)
+    assert sums.r2() == pytest.approx(ab_r2(both_out, both_true), abs=1e-12)
+    assert sums.mse() == pytest.approx(ab_mse(both_out, both_true), abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- classifier view

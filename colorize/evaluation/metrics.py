@@ -165,19 +165,6 @@ def lightness_error(output_lightness, input_lightness):
 
 
 # ----------------------------------------------------------------------------- regression view
-def ab_mse(ab_out, ab_true):
-    """Mean squared ab error per component (over pixels and both channels), Lab units squared."""
-    diff = np.asarray(ab_out, np.float64) - np.asarray(ab_true, np.float64)
-    return float(np.mean(diff * diff))
-
-
-def ab_r2(ab_out, ab_true):
-    """Coefficient of determination of ab (both channels pooled): 1 - SS_res / SS_tot."""
-    sums = RegressionSums()
-    sums.add(ab_out, ab_true)
-    return sums.r2()
-
-
 @dataclass
 class RegressionSums:
     """Running sums for ab MSE and R^2 over many images (float64, per channel).

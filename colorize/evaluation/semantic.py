@@ -167,26 +167,3 @@ class SemanticCounts:
         if not self.photos:
             return {}
         return {"semantic_top1": self.top1 / self.photos, "semantic_top5": self.top5 / self.photos}
-
-
-def semantic_accuracy(classifier, images, wnids):
-    """Top-1 and top-5 accuracy of ``classifier`` on labelled photos.
-
-    Args:
-        classifier: an :class:`ImagenetClassifier`.
-        images: list of uint8 RGB (H, W, 3) (or gray (H, W)) photos.
-        wnids: the true wnid of each photo (e.g. from :func:`wnid_of_folder`).
-
-    Returns:
-        (top1, top5) as floats in [0, 1].
-    """
-    if len(images) != len(wnids) or not images:
-        raise ValueError(
-            f"need one wnid per photo and at least one photo ({len(images)} photos, {len(wnids)} wnids)"
-        )
-    unknown = sorted({wnid for wnid in wnids if wnid not in wnid_to_index()})
-    if unknown:
-        raise ValueError(f"not ImageNet-1k wnids: {', '.join(unknown[:5])}")
-    truth = np.array([wnid_to_index()[wnid] for wnid in wnids])
-    top5 = classifier.predict_top_k(images, k=5)
-    return float(np.mean(top5[:, 0] == truth)), float(np.mean((top5 == truth[:, None]).any(axis=1)))

@@ -21,7 +21,6 @@ names the offline backbones.
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 # Strides of the skip connections a U-Net decoder takes.
@@ -231,12 +230,5 @@ def split_encoder(network):
     return network.get_layer("encoder"), network.get_layer("decoder")
 
 
-def backbone_summary(name):
-    """One line about a backbone, for --help texts."""
-    described = spec(name)
-    return f"{name}: {described.reference}" + ("" if described.offline else " (needs the internet once)")
-
-
 __all__ = ["BackboneUnavailable", "LightnessToGrayRGB", "OFFLINE", "SKIP_STRIDES", "SPECS", "build_backbone",
            "load_backbone_weights", "spec"]
-del np

@@ -124,14 +124,6 @@ def ab_strips(lightness, ab_small, method=DEFAULT_METHOD, strip_pixels=1 << 21):
         yield rows, strips[0]
 
 
-def upsample_ab(lightness, ab_small, method=DEFAULT_METHOD):
-    """ab (h, w, 2) at the grid -> ab (H, W, 2) float32 at L's full resolution (one array; for small photos)."""
-    result = np.empty(lightness.shape + (ab_small.shape[-1],), np.float32)
-    for rows, ab in ab_strips(lightness, ab_small, method):
-        result[rows] = ab
-    return result
-
-
 def _vertical_taps(source, target):
     """cv2.resize's bilinear source rows and weights for ``target`` rows from ``source`` rows.
 
