@@ -30,7 +30,7 @@ from colorize.errors import ColorizeError, one_line
 # Images per forward pass in folder runs: one traced graph, amortised overhead.
 BATCH = 8
 # Largest working size: the network's input and activations grow with its square
-# (2048 px: about 1 GiB for the bundled classifier), and beyond it nothing is gained.
+# (2048 px: about 1 GiB for the bundled zhang classifier), and beyond it nothing is gained.
 MAX_SIZE = 2048
 # Chroma upsampling methods (colorize.predict.upsample.METHODS; a test keeps the two equal: --help imports no NumPy/cv2).
 UPSAMPLE_METHODS = ("bilinear", "guided")

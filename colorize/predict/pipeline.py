@@ -86,7 +86,7 @@ def predict_raw(colorizer, lightness_list, size=None, batch_size=8, keep_aspect=
     :func:`network_shape`. Images of equal network shape share one forward
     pass. ``mirror``: also run each image mirrored left-right and average the
     two raw outputs (flipped back), a test-time augmentation that lowers the
-    ab error of both bundled models (README, "Quality") for twice the network
+    ab error of the bundled simple and zhang models (README, "Quality") for twice the network
     work. For a bins head this averages logits, i.e. takes the normalised
     geometric mean of the two colour distributions.
 
