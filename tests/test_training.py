@@ -121,3 +121,36 @@ def test_adamw_excludes_biases_and_batchnorm_from_decay():
     assert optimizer._use_weight_decay(layer.kernel)
     assert not optimizer._use_weight_decay(layer.bias)
     assert not optimizer._use_weight_decay(norm.gamma) and not optimizer._use_weight_decay(norm.beta)
+
+
+def test_best_model_file_holds_no_optimizer_state(tmp_path):
+    """The best-model file is for colorizing and --init: no optimizer variables, no compile settings
+    (it loads without recompiling itself); the model being trained keeps its optimizer."""
+    import io
+    import json
+    import warnings
+    import zipfile
+
+    import h5py
+
+    from colorize import models
+    from colorize.models.colorizer import make_colorizer
+    from colorize.predict.engine import load_colorizer
+
+    model, train, val = _setup()
+    colorizer = make_colorizer(models.get("simple"), model)
+    output = tmp_path / "run" / "m.keras"
+    training.fit(model, train, val, output, epochs=2, verbose=0, saved=colorizer)
+    with zipfile.ZipFile(output) as archive:
+        found = []
+        h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r").visit(found.append)
+        config = archive.read("config.json").decode()
+    assert not [key for key in found if "optimizer" in key]
+    assert '"compile_config": {"' not in config and "adam" not in config.lower()
+    assert model.optimizer is not None and model.compiled  # training goes on with its optimizer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        reloaded = load_colorizer(output)
+    x = np.linspace(0, 100, 16 * 16, dtype="float32").reshape(1, 16, 16, 1)
+    np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(colorizer(x)), atol=1e-5)
+    json.loads(config)

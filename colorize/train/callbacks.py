@@ -337,22 +337,25 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 @contextlib.contextmanager
 def optimizers_detached(model):
-    """Save ``model`` without optimizer state: every (sub)model's optimizer is set aside meanwhile.
+    """Save ``model`` without optimizer state: every compiled (sub)model is shown as uncompiled meanwhile.
 
-    Keras saves the optimizer of every compiled model it meets, the trained
-    network inside a Colorizer too: for AdamW two moments per weight, which
-    tripled the file (46.6 MB for a 15 MB simple model). The best-model file
+    Keras saves the optimizer (and the compile settings) of every compiled
+    model it meets, the trained network inside a Colorizer too: for AdamW two
+    moments per weight, which tripled the file (46.6 MB for a 15 MB simple
+    model), and a file that recompiles itself on loading. The best-model file
     is for colorizing and ``--init``; the resume backup keeps the optimizer.
     """
-    held = [(part, part.optimizer) for part in [model, *model._flatten_layers(include_self=False)]
-            if isinstance(part, keras.Model) and getattr(part, "optimizer", None) is not None]
-    for part, _ in held:
+    held = [(part, part.optimizer, part.compiled) for part in [model, *model._flatten_layers(include_self=False)]
+            if isinstance(part, keras.Model) and (getattr(part, "optimizer", None) is not None or part.compiled)]
+    for part, _, _ in held:
         part.optimizer = None
+        part.compiled = False
     try:
         yield model
     finally:
-        for part, optimizer in held:
+        for part, optimizer, compiled in held:
             part.optimizer = optimizer
+            part.compiled = compiled
 
 
 def weights_are_finite(model):
