@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,22 @@ def test_colorize_console_help_names_the_default_model():
 
     assert result.returncode == 0 and f"the bundled {DEFAULT_MODEL} model" in text
     assert "SHORTER side" in text and "0.01..10" in text and "(default: True)" not in text
+
+
+@pytest.mark.parametrize("family", ["simple", "zhang"])
+def test_files_saved_by_release_0_2_training_still_load(family):
+    """Files written by training before the package was split into sub-packages (compiled networks with
+    optimizer state, a rebalanced loss saved under its old module path) load with the same outputs."""
+    import keras
+
+    from colorize.predict.engine import load_colorizer
+
+    data = Path(__file__).parent / "data"
+    path = data / f"trained_0.2_{family}.keras"
+    expected = np.load(data / f"trained_0.2_{family}_ab.npy")
+    x = np.linspace(0, 100, 32 * 32, dtype="float32").reshape(1, 32, 32, 1)
+    model = load_colorizer(path)
+    assert model.family == family and model.training_size == 32
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-4)
+    plain = keras.saving.load_model(path, compile=False)  # Keras alone, once colorize.models.colorizer is imported
+    np.testing.assert_allclose(np.asarray(plain(x)), expected, atol=1e-4)
