@@ -255,6 +255,7 @@ def _run_shell(command, cwd):
     return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("redirect", ["2>&-", ">/dev/full"])
 def test_closed_stderr_or_full_stdout_still_colorizes(redirect, tiny_models, tmp_path):
     """Messages that cannot be shown are dropped; the images are written and the status is the usual one
@@ -274,6 +275,7 @@ def test_closed_stderr_or_full_stdout_still_colorizes(redirect, tiny_models, tmp
         assert "bad.jpg" in result.stderr and "cannot write to standard output" in result.stderr
 
 
+@pytest.mark.slow
 def test_nan_model_in_a_real_process_is_one_line(bad_models, tmp_path):
     save_rgb(tmp_path / "x.jpg", synthetic_photo(32, 32))
     result = run_script("colorize_simple.py", tmp_path / "x.jpg", "-o", tmp_path / "out", "-m", bad_models["nan"])

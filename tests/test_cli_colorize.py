@@ -49,6 +49,7 @@ def test_help(kind):
     assert ("--temperature" in result.stdout) == (kind == "complex")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["simple", "complex"])
 def test_single_file_keeps_resolution_and_lightness(kind, tiny_models, tmp_path):
     source = save_rgb(tmp_path / "in" / "photo.jpg", synthetic_photo(75, 130, seed=1))

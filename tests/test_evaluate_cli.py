@@ -56,6 +56,7 @@ def test_help(capsys):
         assert option in out
 
 
+@pytest.mark.slow
 def test_end_to_end_json_table_and_figures(photos, tiny_models, tmp_path):
     out_json, figures = tmp_path / "results.json", tmp_path / "figs"
     result = run_evaluate(
@@ -102,6 +103,7 @@ def test_end_to_end_json_table_and_figures(photos, tiny_models, tmp_path):
     assert grid.shape[0] > grid.shape[1] * 0.4
 
 
+@pytest.mark.slow
 def test_default_temperature_is_each_models_own(photos, tmp_path):
     """Without -t a classifier is scored at the temperature stored in its file, as the colorize scripts use it."""
     import keras
@@ -215,6 +217,7 @@ def test_bad_inputs_give_one_line_errors(photos, tmp_path, capsys):
         assert_one_line_error(subprocess.CompletedProcess(args, status, captured.out, captured.err), fragment)
 
 
+@pytest.mark.slow
 def test_bad_inputs_in_a_real_process(photos, tmp_path):
     """The exit status and stderr of the real process: one line, no backend noise, no traceback."""
     cases = _bad_input_cases(photos, tmp_path)

@@ -62,6 +62,7 @@ def _outputs(family):
     return 2 if family.head == models.REGRESSION else len(__import__("colorize.quantize").quantize.ab_bins())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
 def test_any_batch_and_image_size(name, request):
     family = _family(name, request)
@@ -79,6 +80,7 @@ def test_any_batch_and_image_size(name, request):
         assert np.abs(ab).max() < 200  # Lab units, not normalised ones
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
 def test_save_reload_same_output_and_description(name, request, tmp_path):
     family = _family(name, request)
@@ -104,6 +106,7 @@ def test_save_reload_same_output_and_description(name, request, tmp_path):
     assert config["family"] == family.name and config["head"] == family.head
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILY_NAMES + [EXAMPLE.name])
 def test_every_trainable_weight_gets_a_gradient(name, request):
     family = _family(name, request)
@@ -193,6 +196,7 @@ def test_backbone_names_agree_and_lightness_becomes_the_gray_photo():
     assert np.abs(recovered - lightness[0, ..., 0]).max() < 0.5  # 8-bit rounding only
 
 
+@pytest.mark.slow
 def test_offline_backbone_weights_load_and_online_ones_fail_in_one_line():
     from colorize.models import backbones
 

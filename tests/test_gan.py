@@ -51,6 +51,7 @@ def _same(a, b):
     return all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.slow
 def test_a_tiny_gan_learns_on_real_photos():
     images = _sample_crops()
     trainer = _trainer()
@@ -81,6 +82,7 @@ def test_a_discriminator_step_separates_real_from_generated_colours():
     assert _same(generator, _values(trainer.generator.weights))  # a discriminator-only step
 
 
+@pytest.mark.slow
 def test_pretraining_epochs_leave_the_discriminator_alone():
     images = _sample_crops()
     trainer = _trainer(seed=2, pretrain_epochs=1)
@@ -94,6 +96,7 @@ def test_pretraining_epochs_leave_the_discriminator_alone():
     assert not _same(discriminator, _values(trainer.discriminator.trainable_weights))
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_both_optimizers(tmp_path):
     from colorize.train import runfiles, fit as training
 
@@ -140,6 +143,7 @@ def _train_args(folder, output, *extra):
             "--backbone", "none", "--width", "0.125", "--disc-filters", "8", "--pretrain-epochs", "1", *extra]
 
 
+@pytest.mark.slow
 def test_train_complex_gan_saves_the_generator_alone_and_it_colorizes(photo_folder, tmp_path, capsys):
     from colorize.cli.colorize import colorize_command
     from colorize.predict.engine import load_colorizer

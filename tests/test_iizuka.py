@@ -22,6 +22,7 @@ def _settings(**overrides):
     return settings
 
 
+@pytest.mark.slow
 def test_global_path_sees_a_fixed_resize_and_shares_the_low_level_layers():
     keras.utils.set_random_seed(0)
     network = FAMILY.build(width=0.0625, global_size=32)
@@ -69,6 +70,7 @@ def _toy_classes(count, size=32, seed=0):
     return images, labels.astype(np.int32)
 
 
+@pytest.mark.slow
 def test_joint_training_learns_colours_and_classes_above_chance():
     keras.utils.set_random_seed(2)
     settings = _settings(lr=3e-3, class_weight=1.0, class_names=["top", "bottom"], width=0.0625)

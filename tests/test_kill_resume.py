@@ -133,6 +133,7 @@ def test_training_survives_sigkill_at_any_instant(tmp_path):
     assert model.family == "simple" and model.training_size == 16
 
 
+@pytest.mark.slow
 def test_a_damaged_backup_falls_back_to_the_previous_generation(tmp_path, capsys):
     """The newest backup generation damaged (bit rot, a half-copied Drive folder): one warning line,
     the run resumes after the previous epoch, and the log is cut back to it."""

@@ -40,6 +40,7 @@ def _both_engines(keras_path):
     return load_colorizer(keras_path, engine="keras"), load_colorizer(keras_path, engine="litert")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["simple", "zhang"])
 def test_compiled_colorizer_gives_the_keras_colours_and_description(family, compiled):
     from colorize.predict.pipeline import colorize_image, decode, predict_raw
@@ -163,6 +164,7 @@ def test_cli_engines_and_families(compiled, tmp_path, capsys):
     assert status == 2 and "runs on LiteRT only" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_export_writes_a_companion_only_for_an_unchanged_model(compiled, tmp_path, capsys):
     from colorize.cli.export import main as export_main
 

@@ -52,6 +52,7 @@ def _kill_training_after_first_epoch(work, stop):
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_colab_notebook_runs_headless_with_a_disconnect_and_resume(tmp_path, monkeypatch):
     assert NOTEBOOK.exists()
     notebook = nbformat.read(NOTEBOOK, as_version=4)

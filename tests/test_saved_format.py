@@ -31,6 +31,7 @@ def _release_01_simple_network(width=0.125):
     return keras.Model(inputs, layers.Conv2D(2, 3, padding="same", name="ab")(x), name="colorize_simple")
 
 
+@pytest.mark.slow
 def test_old_format_files_are_converted_with_a_note_and_give_the_same_colours(tmp_path):
     import keras
 

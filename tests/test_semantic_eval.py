@@ -49,6 +49,7 @@ def test_semantic_counts():
     assert counts.summary() == pytest.approx({"semantic_top1": 1 / 3, "semantic_top5": 2 / 3})
 
 
+@pytest.mark.slow
 def test_semantic_columns(labelled_photos, tiny_models, tmp_path, capsys):
     out_json = tmp_path / "r.json"
     status = evaluate.main([

@@ -33,6 +33,7 @@ def test_save_load_identical_output(tmp_path):
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_loss():
     keras.utils.set_random_seed(0)
     images = np.stack([synthetic_photo(32, 32, seed=i) for i in range(16)])

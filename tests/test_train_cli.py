@@ -76,6 +76,7 @@ def test_training_run_writes_model_log_and_plot_and_refuses_to_clobber(kind, pho
     assert output.read_bytes() == model_bytes
 
 
+@pytest.mark.slow
 def test_missing_data_folder_is_a_one_line_error(tmp_path):
     result = run_script("train_simple.py", "--data", tmp_path / "nope", "--output", tmp_path / "m.keras")
     assert result.returncode == 2 and "nope: no such folder" in result.stderr and "Traceback" not in result.stderr
@@ -92,6 +93,7 @@ def test_init_from_a_model_of_another_kind_is_a_one_line_error(photo_folder, tin
     assert status == 2 and "--init" in capsys.readouterr().err and not (tmp_path / "m.keras").exists()
 
 
+@pytest.mark.slow
 def test_init_fine_tunes_from_given_weights(photo_folder, tiny_models, tmp_path):
     import keras
     import numpy as np

@@ -8,6 +8,7 @@ import colorize  # noqa: F401
 from colorize.train import callbacks as run_callbacks
 from colorize.train import runfiles, fit as training
 from colorize.models.losses import AbMeanSquaredError
+from colorize.models.optimizers import make_adamw
 from colorize.train.data import LabBatches
 from colorize.models.simple import build_simple_model
 from conftest import synthetic_photo
@@ -42,6 +43,7 @@ def _setup(seed=0):
     return model, LabBatches(images, 4, shuffle=True), LabBatches(images[:4], 4)
 
 
+@pytest.mark.slow
 def test_resume_continues_after_a_dropped_runtime(tmp_path):
     output = tmp_path / "run" / "model.keras"
     model, train, val = _setup()
@@ -70,6 +72,7 @@ def test_resume_continues_after_a_dropped_runtime(tmp_path):
         runfiles.check_output(output, resume=True)
 
 
+@pytest.mark.slow
 def test_crash_between_log_and_backup_redoes_that_epoch_once(tmp_path):
     output = tmp_path / "model.keras"
     model, train, val = _setup()

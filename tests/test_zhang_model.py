@@ -60,6 +60,7 @@ def test_width_and_middle_blocks():
         build_zhang_model(middle_blocks=5)
 
 
+@pytest.mark.slow
 def test_every_weight_learns_in_one_step():
     keras.utils.set_random_seed(1)
     model = build_zhang_model(width=0.125, middle_blocks=2)  # every layer type, dilated conv5 included

@@ -323,7 +323,8 @@ def _fit(prog, family, args, files, splits, replicas):
     Runs inside the data-parallel scope of ``replicas`` devices when
     --distribute is given; every batch then holds --batch-size photos per device.
     """
-    from colorize.train import runfiles, fit as training
+    from colorize.files import write_bytes_atomic
+    from colorize.train import fit as training
     from colorize.errors import ColorizeError
     from colorize.models.colorizer import make_colorizer
 
@@ -352,7 +353,7 @@ def _fit(prog, family, args, files, splits, replicas):
         return _fail(prog, f"{source}: {str(error).splitlines()[0]}")
     files["settings"].parent.mkdir(parents=True, exist_ok=True)
     # Atomic: a kill while writing must not leave a settings file that --resume cannot read.
-    runfiles.write_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
+    write_bytes_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
     if split is None:
         train = splits.batches("train", batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed,
                                workers=args.workers)

@@ -101,20 +101,20 @@ class Option:
         high_ok = self.maximum is None or (value < self.maximum if self.exclusive_maximum else value <= self.maximum)
         if low_ok and high_ok:
             return None
-        return f"must be {self.bounds_text()}, got {value}"
+        return f"{self.bounds_text()}, got {value}"
 
     def bounds_text(self):
-        """The bounds in words: "greater than 0", "in (0, 1]", "at least 1"."""
+        """The bounds in words: "must be greater than 0", "must be in (0, 1]", "must not be negative"."""
         if self.minimum is not None and self.maximum is not None:
-            return (f"in {'(' if self.exclusive_minimum else '['}{self.minimum:g}, {self.maximum:g}"
+            return (f"must be in {'(' if self.exclusive_minimum else '['}{self.minimum:g}, {self.maximum:g}"
                     f"{')' if self.exclusive_maximum else ']'}")
         if self.minimum is not None:
             if self.exclusive_minimum:
-                return f"greater than {self.minimum:g}"
-            return f"at least {self.minimum:g}" if self.minimum else "not negative"
+                return f"must be greater than {self.minimum:g}"
+            return f"must be at least {self.minimum:g}" if self.minimum else "must not be negative"
         if self.maximum is not None:
-            return f"{'less than' if self.exclusive_maximum else 'at most'} {self.maximum:g}"
-        return "a number"
+            return f"must be {'less than' if self.exclusive_maximum else 'at most'} {self.maximum:g}"
+        return "must be a number"
 
     def add_to(self, parser):
         """Add this option to an argparse parser (or argument group)."""
@@ -244,7 +244,7 @@ register(
         input_multiple=8,
         output_stride=1,
         script="simple",
-        model_options=(Option("--width", float, 1.0, _WIDTH_HELP + " (1.0: the report's 3.9 M parameters, **_POSITIVE)"),),
+        model_options=(Option("--width", float, 1.0, _WIDTH_HELP + " (1.0: the report's 3.9 M parameters)", **_POSITIVE),),
         defaults={"size": 64, "lr": 1e-3},
         tiny={"width": 0.125},
     )
@@ -288,47 +288,38 @@ _BINS_TRAINING = (
     Option("--weight-decay", float, 1e-3, "AdamW decoupled weight decay", **_NOT_NEGATIVE),
 )
 
-register(
-    Family(
-        name="unet",
-        module="colorize.models.unet",
-        summary="a U-Net decoder on a frozen pretrained ImageNet encoder (skips at strides 4-32 plus its global "
-        "embedding), regression or bins head at 1/4 resolution",
+def _pretrained_encoder_family(name, summary, output_stride, backbones, width, width_help):
+    """A family on a frozen pretrained encoder with a regression or bins head (unet, fusion)."""
+    return Family(
+        name=name,
+        module=f"colorize.models.{name}",
+        summary=summary,
         head=REGRESSION,
         input_multiple=32,
-        output_stride=4,
+        output_stride=output_stride,
         script="complex",
         model_options=(
-            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES[:2] + BACKBONES[2:4]),
+            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=backbones),
             _HEAD,
-            Option("--width", float, 1.0, _WIDTH_HELP + " of the decoder", **_POSITIVE),
+            Option("--width", float, width, _WIDTH_HELP + width_help, **_POSITIVE),
         ),
         train_options=_BINS_TRAINING,
         defaults={"size": 128, "lr": 1e-3},
         tiny={"backbone": "efficientnet_lite0", "head": REGRESSION, "width": 0.125},
     )
-)
 
-register(
-    Family(
-        name="fusion",
-        module="colorize.models.fusion",
-        summary="the Northeastern report's / Vlore paper's fusion encoder-decoder: a pretrained classifier's global "
-        "embedding tiled over the bottleneck of an encoder-decoder on L",
-        head=REGRESSION,
-        input_multiple=32,
-        output_stride=2,
-        script="complex",
-        model_options=(
-            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES),
-            _HEAD,
-            Option("--width", float, 0.5, _WIDTH_HELP + " of the encoder-decoder on L", **_POSITIVE),
-        ),
-        train_options=_BINS_TRAINING,
-        defaults={"size": 128, "lr": 1e-3},
-        tiny={"backbone": "efficientnet_lite0", "head": REGRESSION, "width": 0.125},
-    )
-)
+
+register(_pretrained_encoder_family(
+    "unet", "a U-Net decoder on a frozen pretrained ImageNet encoder (skips at strides 4-32 plus its global "
+    "embedding), regression or bins head at 1/4 resolution",
+    output_stride=4, backbones=BACKBONES[:4], width=1.0, width_help=" of the decoder",
+))
+
+register(_pretrained_encoder_family(
+    "fusion", "the Northeastern report's / Vlore paper's fusion encoder-decoder: a pretrained classifier's global "
+    "embedding tiled over the bottleneck of an encoder-decoder on L",
+    output_stride=2, backbones=BACKBONES, width=0.5, width_help=" of the encoder-decoder on L",
+))
 
 register(
     Family(
