@@ -232,3 +232,11 @@ def test_bad_inputs_in_a_real_process(photos, tmp_path):
     for process, (args, fragment) in zip(running, chosen):
         stdout, stderr = process.communicate(timeout=300)
         assert_one_line_error(subprocess.CompletedProcess(args, process.returncode, stdout, stderr), fragment)
+
+
+def test_untrained_classes_come_from_a_classes_table(tmp_path):
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "classes.tsv").write_text(
+        "wnid\tname\tphotos\tin_training_folders\nn01440764\ttench\t2\tyes\nn01484850\tshark\t1\tno\n")
+    assert evaluate.untrained_classes([tmp_path / "val", tmp_path / "elsewhere"]) == {"n01484850"}
+    assert evaluate.untrained_classes([tmp_path]) == set()

@@ -282,3 +282,19 @@ def test_accumulator_perfect_and_gray_outputs():
     assert dull["lightness_error"] < 0.5
     assert dull["auc"] < best["auc"] and dull["auc_rebalanced"] < dull["auc"]
     assert "top1" not in dull
+
+
+def test_false_colour_counts_neutral_pixels_given_a_clear_tint():
+    truth = np.zeros((4, 5, 2), np.float32)
+    truth[0] = (30.0, 0.0)  # a colourful row: never counted
+    truth[1, :2] = (4.0, 3.0)  # chroma 5: still neutral
+    output = np.zeros_like(truth)
+    output[1] = (12.0, 9.0)  # chroma 15: not above the threshold
+    output[2, :3] = (0.0, 20.0)  # painted
+    output[0] = (0.0, 50.0)  # on colourful truth: irrelevant
+    neutral, painted = metrics.false_colour_counts(output, truth)
+    assert (neutral, painted) == (15, 3)
+    accumulator = metrics.MetricAccumulator()
+    rgb = np.full((8, 8, 3), 128, np.uint8)
+    accumulator.add(rgb, metrics.Truth.of(rgb))
+    assert accumulator.summary()["false_colour"] == 0.0

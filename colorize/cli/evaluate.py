@@ -18,7 +18,7 @@ from colorize.cli.colorize import DEFAULT_UPSAMPLE, UPSAMPLE_METHODS
 from colorize.errors import ColorizeError, one_line
 from colorize.evaluation.evaluate import (
     DEFAULT_SEMANTIC_NET, SEMANTIC_NETS, Evaluation, find_photos, format_table, iter_photo_batches, json_safe,
-    model_names, same_network_as,
+    model_names, same_network_as, untrained_classes,
 )
 
 PROG = "python -m colorize.cli.evaluate"
@@ -137,7 +137,7 @@ def main(argv=None):
             print(f"evaluate: warning: {name} has an {classifier.name} encoder, the same network as the semantic"
                   " classifier: its sem1/sem5 flatter it (see --semantic-net)", file=sys.stderr)
     evaluation = Evaluation(models, names, args.temperature, args.size, args.rows, paths=args.model, mirror=args.mirror,
-                            semantic=classifier, upsample=args.upsample)
+                            semantic=classifier, upsample=args.upsample, untrained_wnids=untrained_classes(args.data))
 
     skipped = [0]
     batches = iter_photo_batches(photos, args.limit, args.seed, skipped=skipped)
@@ -168,7 +168,8 @@ def main(argv=None):
     semantic_net = classifier.name if classifier is not None else None
     semantic = None
     if evaluation.semantic_photos:
-        semantic = {"net": semantic_net, "photos": evaluation.semantic_photos, "images": n_images}
+        semantic = {"net": semantic_net, "photos": evaluation.semantic_photos, "images": n_images,
+                    "untrained": evaluation.untrained_photos}
     sizes = ", ".join(f"{name} {default_working_size(model)}" for name, model in zip(names, models))
     print(f"{n_images} photo(s), working size {args.size or 'of each model: ' + (sizes or '-')}"
           + (", mirror-averaged" if args.mirror else ", no mirror") + f", {args.upsample} upsampling")
@@ -195,6 +196,7 @@ def main(argv=None):
         "truth": truth,
         "semantic_net": semantic_net,
         "semantic_photos": evaluation.semantic_photos,
+        "semantic_untrained_photos": evaluation.untrained_photos,
         "semantic_seconds": evaluation.semantic_seconds if classifier is not None else None,
         "results": results,
         "notes": {
@@ -204,6 +206,10 @@ def main(argv=None):
             "colourfulness": "Hasler & Suesstrunk 2003; ratio = mean over images of output / mean of truth",
             "mse_ab_r2_ab": "ab in Lab units at full resolution, pooled over all pixels",
             "lightness_error": "mean |L_out - L_in| in Lab units",
+            "false_colour": "of the pixels whose true chroma sqrt(a^2 + b^2) < 6 (neutral: black, white, gray things),"
+            " the fraction whose output chroma > 15 (painted), pooled over all photos",
+            "semantic_untrained": "semantic_top1/top5_untrained: the same over the photos of classes a classes.tsv"
+            " in a --data folder marks in_training_folders = no",
             "classifier": f"top1, top5, approx_accuracy ({n_groups} coarse hue x chroma groups) and cross_entropy"
             " (soft-encoded target, no class weights) on the network's output grid against truth ab pooled to it",
             "semantic": "with --semantic: semantic_top1/top5 = ImageNet top-1/top-5 accuracy of semantic_net (a fixed"

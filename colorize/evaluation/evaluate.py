@@ -129,8 +129,12 @@ class Evaluation:
     """Scores of the gray baseline and every (model, temperature) over a stream of photos."""
 
     def __init__(self, models, names, temperatures, size, grid_rows, paths=None, mirror=True, semantic=None,
-                 upsample=None):
-        """``semantic``: an :class:`~colorize.evaluation.semantic.ImagenetClassifier` for the semantic columns, or None."""
+                 upsample=None, untrained_wnids=None):
+        """``semantic``: an :class:`~colorize.evaluation.semantic.ImagenetClassifier` for the semantic columns, or None.
+
+        ``untrained_wnids``: ImageNet classes absent from the training folders (:func:`untrained_classes`);
+        the semantic scores are then also reported over those classes' photos alone (``_untrained`` keys).
+        """
         from colorize.evaluation.metrics import ClassifierSums, MetricAccumulator
         from colorize.evaluation.semantic import SemanticCounts
 
@@ -164,6 +168,12 @@ class Evaluation:
         self.semantic = semantic
         # Top-1/top-5 hits per row key and on the truth ("truth" key), over the photos of a known class.
         self.semantic_counts = {key: SemanticCounts() for key in [*self.rows, "truth"]} if semantic is not None else {}
+        self.untrained_indices = None
+        if semantic is not None and untrained_wnids:
+            from colorize.evaluation.semantic import wnid_to_index
+
+            self.untrained_indices = {wnid_to_index()[wnid] for wnid in untrained_wnids if wnid in wnid_to_index()}
+        self.untrained_counts = {key: SemanticCounts() for key in self.semantic_counts} if self.untrained_indices else {}
         self.semantic_seconds = 0.0  # time spent on it: crops + classifier
 
     def add_batch(self, photos):
@@ -230,8 +240,12 @@ class Evaluation:
 
         start = time.perf_counter()
         truth = np.asarray(truth)
+        untrained = np.array([index in (self.untrained_indices or ()) for index in truth], bool)
         for key, images in crops.items():
-            self.semantic_counts[key].add(top_k(self.semantic.logits_of_prepared(images), 5), truth)
+            predicted = top_k(self.semantic.logits_of_prepared(images), 5)
+            self.semantic_counts[key].add(predicted, truth)
+            if self.untrained_counts and untrained.any():
+                self.untrained_counts[key].add(predicted[untrained], truth[untrained])
         self.semantic_seconds += time.perf_counter() - start
 
     @property
@@ -240,8 +254,21 @@ class Evaluation:
         return self.semantic_counts["truth"].photos if self.semantic is not None else None
 
     def semantic_truth(self):
-        """{"semantic_top1", "semantic_top5"} of the classifier on the true colours (empty when none counted)."""
-        return self.semantic_counts["truth"].summary() if self.semantic is not None else {}
+        """{"semantic_top1", "semantic_top5"} (and their ``_untrained`` twins) of the classifier on the true
+        colours (empty when none counted)."""
+        if self.semantic is None:
+            return {}
+        return {**self.semantic_counts["truth"].summary(), **self._untrained_summary("truth")}
+
+    @property
+    def untrained_photos(self):
+        """How many photos of untrained classes the ``_untrained`` semantic scores count (None: not measured)."""
+        return self.untrained_counts["truth"].photos if self.untrained_counts else None
+
+    def _untrained_summary(self, key):
+        if not self.untrained_counts:
+            return {}
+        return {f"{name}_untrained": value for name, value in self.untrained_counts[key].summary().items()}
 
     def _grid_truth(self, ab_full, grid_shape, stride):
         """Truth ab at a bins head's grid: area-resized to the working size, then pooled as in the loss."""
@@ -287,6 +314,7 @@ class Evaluation:
                 row.update(self.classifier[name].summary())
             if self.semantic is not None:
                 row.update(self.semantic_counts[(name, temperature)].summary())
+                row.update(self._untrained_summary((name, temperature)))
             rows.append(row)
         return rows
 
@@ -298,6 +326,7 @@ _COLUMNS = [
     ("psnr", "PSNR", "{:.2f}"),
     ("ssim", "SSIM", "{:.3f}"),
     ("colourfulness_ratio", "colour", "{:.2f}"),
+    ("false_colour", "false", "{:.3f}"),
     ("mse_ab", "MSE-ab", "{:.1f}"),
     ("r2_ab", "R2-ab", "{:.3f}"),
     ("lightness_error", "|dL|", "{:.2f}"),
@@ -307,6 +336,7 @@ _COLUMNS = [
     ("cross_entropy", "CE", "{:.3f}"),
     ("semantic_top1", "sem1", "{:.3f}"),
     ("semantic_top5", "sem5", "{:.3f}"),
+    ("semantic_top1_untrained", "sem1-new", "{:.3f}"),
 ]
 
 
@@ -319,10 +349,11 @@ def format_table(results, truth, semantic=None):
     has_classifier = any(row["head"] == BINS for row in results)
     classifier_only = ("top1", "top5", "approx_accuracy", "cross_entropy")
     has_semantic = any("semantic_top1" in row for row in results)
-    semantic_only = ("semantic_top1", "semantic_top5")
+    semantic_only = ("semantic_top1", "semantic_top5", "semantic_top1_untrained")
     columns = [
         c for c in _COLUMNS
         if (has_classifier or c[0] not in classifier_only) and (has_semantic or c[0] not in semantic_only)
+        and (c[0] != "semantic_top1_untrained" or any(c[0] in row for row in results))
     ]
     header = ["model", "T"] + [title for _, title, _ in columns]
     lines = []
@@ -342,7 +373,8 @@ def format_table(results, truth, semantic=None):
         f"truth colourfulness {truth['colourfulness']:.1f} (std {truth['colourfulness_std']:.1f}); "
         "colour = output/truth colourfulness ratio; AuC over ab error thresholds 0-150, rb = class-rebalanced;"
     )
-    legend = "|dL| = mean |L_out - L_in|; MSE/R2 of ab in Lab units"
+    legend = ("|dL| = mean |L_out - L_in|; MSE/R2 of ab in Lab units; false = false colour: of the truly neutral"
+              " pixels (true chroma < 6), the fraction painted (output chroma > 15)")
     if has_classifier:
         legend += "; top1/top5/approx/CE on the classifier's output grid, not full resolution"
     text.append(legend)
@@ -352,6 +384,11 @@ def format_table(results, truth, semantic=None):
             f" inputs), over the {semantic['photos']} of {semantic['images']} photo(s) of a known ImageNet class;"
             f" on the true colours top-1 {truth['semantic_top1']:.3f}, top-5 {truth['semantic_top5']:.3f}"
         )
+        if semantic.get("untrained"):
+            text.append(
+                f"sem1-new = sem1 over the {semantic['untrained']} photo(s) of classes absent from the training folders"
+                f" (classes.tsv); on the true colours {truth.get('semantic_top1_untrained', float('nan')):.3f}"
+            )
     return "\n".join(text)
 
 
@@ -373,3 +410,24 @@ def same_network_as(names, models, variant):
     backbone = f"efficientnet_{variant}"
     return [name for name, model in zip(names, models)
             if backbone in (str(value) for value in (getattr(model, "options", None) or {}).values())]
+
+
+def untrained_classes(sources):
+    """wnids marked ``in_training_folders`` = no in a ``classes.tsv`` at the top of any ``--data`` folder.
+
+    ``imagenet_val/classes.tsv`` says which of its classes the training folders hold; the semantic
+    scores on the others tell whether colour helps on kinds of things a model never saw. Empty set
+    when no such file is there.
+    """
+    import csv
+
+    found = set()
+    for source in sources:
+        table = Path(source) / "classes.tsv"
+        if not table.is_file():
+            continue
+        with open(table, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                if str(row.get("in_training_folders", "")).strip().lower() == "no" and row.get("wnid"):
+                    found.add(row["wnid"].strip())
+    return found

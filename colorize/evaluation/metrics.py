@@ -164,6 +164,25 @@ def lightness_error(output_lightness, input_lightness):
     return float(np.mean(np.abs(np.asarray(output_lightness, np.float32) - np.asarray(input_lightness, np.float32))))
 
 
+# Chroma sqrt(a^2 + b^2) below which a true colour counts as neutral (black, white, gray things), and
+# above which an output pixel counts as painted. A chroma of 6 is barely visible; 15 is a clear tint.
+NEUTRAL_CHROMA = 6.0
+PAINTED_CHROMA = 15.0
+
+
+def false_colour_counts(ab_out, ab_true, neutral=NEUTRAL_CHROMA, painted=PAINTED_CHROMA):
+    """(truly neutral pixels, of them painted): pixels whose true chroma < ``neutral``, and how many of
+    those the output gives a chroma > ``painted``. ab (H, W, 2) in Lab units.
+
+    Their ratio is the *false colour* rate: how often a gray clock face, a road or a white shirt
+    is painted. Counts (not a per-image mean) so a set's rate pools all its neutral pixels.
+    """
+    true_chroma = np.hypot(ab_true[..., 0], ab_true[..., 1])
+    out_chroma = np.hypot(ab_out[..., 0], ab_out[..., 1])
+    neutral_mask = true_chroma < neutral
+    return int(np.count_nonzero(neutral_mask)), int(np.count_nonzero(neutral_mask & (out_chroma > painted)))
+
+
 # ----------------------------------------------------------------------------- regression view
 @dataclass
 class RegressionSums:
@@ -333,6 +352,8 @@ class MetricAccumulator:
         self.colourfulness = []
         self.truth_colourfulness = []
         self.lightness_error = []
+        self.neutral_pixels = 0
+        self.painted_neutral_pixels = 0
 
     def add(self, output_rgb, truth, logits=None, ab_grid_true=None):
         """Score one output; returns its per-image numbers as a dict."""
@@ -340,6 +361,9 @@ class MetricAccumulator:
         hist = AucHistogram.of_image(lab[..., 1:], truth.ab, truth.bins)
         self.auc_hist = hist if self.auc_hist is None else self.auc_hist + hist
         self.regression.add(lab[..., 1:], truth.ab)
+        neutral, painted = false_colour_counts(lab[..., 1:], truth.ab)
+        self.neutral_pixels += neutral
+        self.painted_neutral_pixels += painted
         scores = {
             "auc": hist.auc(),
             "psnr": psnr(output_rgb, truth.rgb),
@@ -374,6 +398,7 @@ class MetricAccumulator:
             "mse_ab": self.regression.mse(),
             "r2_ab": self.regression.r2(),
             "lightness_error": float(np.mean(self.lightness_error)) if self.images else float("nan"),
+            "false_colour": self.painted_neutral_pixels / self.neutral_pixels if self.neutral_pixels else float("nan"),
         }
         if self.classifier is not None:
             result.update(self.classifier.summary())
