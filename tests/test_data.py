@@ -125,3 +125,16 @@ def test_cifar10_download_failure_becomes_an_oserror():
 
     with pytest.raises(OSError, match="CIFAR-10 could not be loaded"):
         data.cifar10_splits(loader=offline)
+
+
+def test_balanced_epochs_draw_every_class_equally_often():
+    classes = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    order = data.epoch_order(len(classes), shuffle=True, seed=0, epoch=0, balance=classes)
+    assert len(order) == 100
+    counts = np.bincount(classes[order], minlength=3)
+    assert counts.min() > 20 and counts.max() < 47  # about a third each, not 90 / 9 / 1
+    again = data.epoch_order(len(classes), shuffle=True, seed=0, epoch=0, balance=classes)
+    np.testing.assert_array_equal(order, again)  # reproducible per (seed, epoch)
+    assert sorted(data.epoch_order(10, shuffle=True, seed=0, epoch=1)) == list(range(10))
+    np.testing.assert_array_equal(data.epoch_order(5, shuffle=False, seed=0, epoch=0, balance=[0, 0, 0, 0, 1]),
+                                  np.arange(5))  # validation order is never resampled

@@ -224,3 +224,25 @@ def test_init_from_a_trained_regression_unet(photo_folder, tmp_path, capsys):
     assert train_command(None, ["gan", *args, "--output", str(tmp_path / "other.keras")]) == 2
     error = capsys.readouterr().err  # progress bars and data warnings, then the error
     assert error.strip().splitlines()[-1].startswith("colorize-train gan: error: --init") and "Traceback" not in error
+
+
+@pytest.mark.slow
+def test_recognition_and_neutral_terms_are_logged_and_lower_the_neutral_chroma():
+    """The optional generator terms run inside the GAN step: logged, finite, and a generator trained with a
+    strong neutral term paints gray photos less than one trained without it."""
+    crops = _sample_crops(32)
+    gray = np.repeat(np.mean(crops, axis=-1, keepdims=True), 3, axis=-1).astype(np.uint8)
+    photos = np.concatenate([crops, gray])
+    painted = {}
+    for weight in (0.0, 50.0):
+        keras.utils.set_random_seed(0)
+        generator = gan.build(backbone="none", width=0.125)
+        trainer = gan.GANTrainer(generator, build_discriminator(8), gan_weight=0.0, recognition_weight=0.5,
+                                 neutral_weight=weight, recognition_size=64)
+        trainer.compile(gan.make_adam(2e-3), gan.make_adam(2e-3))
+        history = trainer.fit(LabBatches(photos, 4, shuffle=True), epochs=3, verbose=0)
+        assert np.isfinite(history.history["g_recognition"]).all() and "g_neutral" in history.history or weight == 0
+        lightness = LabBatches(gray, len(gray))[0][0]
+        ab = np.asarray(generator(lightness, training=False))
+        painted[weight] = float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+    assert painted[50.0] < painted[0.0]

@@ -158,3 +158,30 @@ def test_ab_mean_squared_error_is_the_l2_loss_on_normalised_ab():
     assert float(loss(truth, prediction)) == pytest.approx(expected, rel=1e-5)
     revived = AbMeanSquaredError.from_config(loss.get_config())
     assert float(revived(truth, prediction)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_lab_to_rgb_in_the_graph_matches_the_reference_conversion():
+    from colorize import color
+    from colorize.models.losses import lab_to_rgb
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    lab = color.rgb_to_lab(rgb)
+    out = np.asarray(lab_to_rgb(lab[None, ..., :1], lab[None, ..., 1:]))[0]
+    np.testing.assert_allclose(out, rgb.astype(np.float32), atol=0.6)
+
+
+def test_neutral_penalty_and_class_divergence():
+    from colorize.models.losses import class_distribution_divergence, neutral_chroma_penalty
+
+    truth = np.zeros((1, 2, 2, 2), np.float32)
+    truth[0, 0, 0] = (40.0, 0.0)  # colourful: free to paint
+    pred = np.zeros_like(truth)
+    assert float(neutral_chroma_penalty(pred, truth)) == pytest.approx(0.0, abs=1e-4)
+    pred[0, 0, 0] = (0.0, 60.0)  # on colourful truth: no cost
+    assert float(neutral_chroma_penalty(pred, truth)) == pytest.approx(0.0, abs=1e-4)
+    pred[0, 1, 1] = (0.0, 39.0)  # one of three neutral pixels painted, 33 above the threshold
+    assert float(neutral_chroma_penalty(pred, truth)) == pytest.approx(33.0 / 3 / 110, rel=1e-3)
+    logits = np.array([[2.0, 0.0, -1.0]], np.float32)
+    assert float(class_distribution_divergence(logits, logits)) == pytest.approx(0.0, abs=1e-6)
+    assert float(class_distribution_divergence(logits, logits[:, ::-1])) > 0.5

@@ -24,7 +24,7 @@ from colorize.cli.helpformat import HelpFormatter
 # training options are added to these. --epochs may be raised on resume.
 _FIXED_ON_RESUME = (
     "family", "data", "size", "batch_size", "lr", "seed", "no_augment", "val_fraction", "test_fraction", "init",
-    "no_cache",
+    "no_cache", "balance_classes",
 )
 # Largest training size: a batch of 32 at 1024 px already needs tens of GiB for the activations.
 MAX_TRAIN_SIZE = 1024
@@ -53,6 +53,11 @@ def add_common_options(parser, family):
                         help="best model (.keras)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, shuffling and augmentation")
     parser.add_argument("--no-augment", action="store_true", help="no zoom/rotation/shear/flip augmentation")
+    parser.add_argument(
+        "--balance-classes", action="store_true",
+        help="draw every class (image sub-folder) equally often in each training epoch, so a few large classes "
+        "do not make up most of it (epochs keep the training set's size; photos are drawn with replacement)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
     parser.add_argument(
         "--init", metavar="FILE", default=None,
@@ -282,12 +287,19 @@ def _train(prog, family, args, files):
     start = time.perf_counter()
     # A family that learns the photos' classes too (its folders' names) asks for them.
     labelled = family.uses_class_labels(args)
+    balanced = getattr(args, "balance_classes", False)
     try:
-        splits = load_training_photos(args.data, args.size, fractions, args.seed, cache=args.cache, labels=labelled)
+        splits = load_training_photos(args.data, args.size, fractions, args.seed, cache=args.cache,
+                                      labels=labelled or balanced)
     except (OSError, ValueError) as error:  # e.g. CIFAR-10 cannot be downloaded here
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         return _fail(prog, f"{' '.join(args.data)}: cannot load the data ({first_line})")
     print(f"photos: {'streamed from disk' if splits.streaming else 'in RAM'} ({splits.reason})")
+    balance = splits.labels["train"] if balanced and splits.labels is not None else None
+    if balanced:
+        print(f"class-balanced epochs over {len(set(map(int, balance)))} classes (the photos' folder names)")
+        if not labelled:
+            splits.labels = None  # the classes choose the photos; the model is not trained on them
     if labelled:
         args.class_names = splits.class_names
         print(f"classes: {len(args.class_names)} (the photos' folder names)")
@@ -312,16 +324,17 @@ def _train(prog, family, args, files):
             if args.distribute:
                 print(f"{device_summary(replicas)}; global batch {args.batch_size} x {replicas} = "
                       f"{args.batch_size * replicas} images")
-            return _fit(prog, family, args, files, splits, replicas)
+            return _fit(prog, family, args, files, splits, replicas, balance)
     except ColorizeError as error:  # a backend without data-parallel support
         return _fail(prog, f"{error.path}: {error.reason}")
 
 
-def _fit(prog, family, args, files, splits, replicas):
+def _fit(prog, family, args, files, splits, replicas, balance=None):
     """Build, compile and train ``family`` on ``splits`` (:class:`colorize.train.photos.TrainingPhotos`).
 
     Runs inside the data-parallel scope of ``replicas`` devices when
     --distribute is given; every batch then holds --batch-size photos per device.
+    ``balance``: the training photos' class indices for class-balanced epochs (None: plain shuffling).
     """
     from colorize.files import write_bytes_atomic
     from colorize.train import fit as training
@@ -356,14 +369,15 @@ def _fit(prog, family, args, files, splits, replicas):
     write_bytes_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
     if split is None:
         train = splits.batches("train", batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed,
-                               workers=args.workers)
+                               workers=args.workers, balance=balance)
         val = splits.batches("val", batch_size, workers=args.workers)
     else:
         from colorize.train.data import FeatureBatches
 
         start = time.perf_counter()
         train = FeatureBatches(splits["train"], split[0], batch_size, flip=not args.no_augment, shuffle=True,
-                               seed=args.seed, workers=args.workers, description="encoder features (train)")
+                               seed=args.seed, workers=args.workers, description="encoder features (train)",
+                               balance=balance)
         val = FeatureBatches(splits["val"], split[0], batch_size, description="encoder features (val)")
         print(f"frozen encoder features of {len(splits['train']) + len(splits['val'])} images computed in "
               f"{time.perf_counter() - start:.0f} s; training the rest on them")

@@ -374,6 +374,11 @@ register(
                    **_NOT_NEGATIVE),
             Option("--disc-filters", int, 64, "channels of the PatchGAN discriminator's first layer (pix2pix: 64)",
                    minimum=1),
+            Option("--recognition-weight", float, 0.0, "weight of the recognition term: KL divergence between a frozen "
+                   "EfficientNet-Lite0 classifier's classes on the true and on the colorized photo (at 224 px); 0: off",
+                   **_NOT_NEGATIVE),
+            Option("--neutral-weight", float, 0.0, "weight of the neutral term: chroma the generator adds where the "
+                   "true colour is neutral (chroma < 6), over 110; 0: off", **_NOT_NEGATIVE),
         ),
         defaults={"size": 128, "lr": 2e-4},
         tiny={"backbone": "none", "width": 0.125},

@@ -47,6 +47,9 @@ from colorize.models.patchgan import build_discriminator
 from colorize.models.unet import apply_up_merges
 
 OUTPUT_STRIDE = get("gan").output_stride  # the registry is the one source
+# Side at which the recognition term's classifier sees the photos (EfficientNet-Lite0's native 224 px:
+# at the training size of 128 px its class scores were measured to mislead, see ../shared/PROBES.md).
+RECOGNITION_SIZE = 224
 
 NO_BACKBONE = "none"
 # Channels of the dilated U-Net at width 1, by stride (the report's symmetric encoder-decoder).
@@ -159,7 +162,8 @@ class GANTrainer(keras.Model):
     """
 
     def __init__(self, generator, discriminator, gan_weight=1.0, l1_weight=100.0, output_stride=OUTPUT_STRIDE,
-                 pretrain_epochs=0, **kwargs):
+                 pretrain_epochs=0, recognition_weight=0.0, neutral_weight=0.0, recognition_size=RECOGNITION_SIZE,
+                 **kwargs):
         super().__init__(**kwargs)
         from colorize.models.losses import AbMeanAbsoluteError
 
@@ -169,12 +173,19 @@ class GANTrainer(keras.Model):
         self.l1_weight = float(l1_weight)
         self.output_stride = int(output_stride)
         self.pretrain_epochs = int(pretrain_epochs)
+        self.recognition_weight = float(recognition_weight)
+        self.neutral_weight = float(neutral_weight)
+        self.recognition_size = int(recognition_size)
+        # The frozen ImageNet classifier of the recognition term: EfficientNet-Lite0, the models' own
+        # encoder, never Lite2 (the evaluation's judge must stay out of every loss).
+        self.recognizer = _recognizer() if self.recognition_weight > 0 else None
         # 1 when the adversarial term is on; set at every epoch's start by fit (see _AdversarialSwitch).
         self.adversarial_gate = keras.Variable(1.0 if self.pretrain_epochs == 0 else 0.0, trainable=False,
                                                name="adversarial_gate")
         self.l1_loss = AbMeanAbsoluteError(downsample=self.output_stride)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "g_adv", "d_loss", "d_real", "d_fake")}
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("loss", "g_adv", "d_loss", "d_real", "d_fake", "g_recognition", "g_neutral")}
         self.discriminator_optimizer = None
         self.built = True  # both networks are built functional models
 
@@ -222,6 +233,10 @@ class GANTrainer(keras.Model):
             fake = self.generator(x, training=train_generator)
             l1 = self.l1_loss(ab, fake)
             g_loss = self.l1_weight * l1
+            extra = self._photo_terms(x, ab, fake)
+            for name, weight in (("g_recognition", self.recognition_weight), ("g_neutral", self.neutral_weight)):
+                if name in extra:
+                    g_loss = g_loss + weight * extra[name]
             if adversarial:
                 lightness, real = self._pooled(x, ab)
                 real_logits = self.discriminator([lightness, real], training=True)
@@ -232,7 +247,7 @@ class GANTrainer(keras.Model):
                 on = ops.cast(self.adversarial_gate, "float32")  # 0 while pretraining on L1 alone
                 g_loss = g_loss + on * self.gan_weight * g_adv
         batch = ops.cast(ops.shape(ab)[0], "float32")
-        logs = self._record(batch, loss=l1)
+        logs = self._record(batch, loss=l1, **extra)
         if train_generator:
             variables = self.generator.trainable_variables
             self.optimizer.apply_gradients(zip(g_tape.gradient(g_loss, variables), variables))
@@ -245,6 +260,26 @@ class GANTrainer(keras.Model):
             logs.update(self._record(batch, g_adv=g_adv, d_loss=d_loss,
                                      d_real=ops.mean(ops.sigmoid(real_logits)), d_fake=ops.mean(ops.sigmoid(fake_logits))))
         return logs
+
+    def _photo_terms(self, x, ab, fake):
+        """The optional generator terms on the colorized photo: {"g_recognition": KL of the frozen
+        classifier's classes on the true vs the colorized photo, "g_neutral": chroma added where the
+        truth is neutral}; only those with a weight above 0."""
+        from colorize.models.losses import class_distribution_divergence, lab_to_rgb, neutral_chroma_penalty
+
+        terms = {}
+        if self.neutral_weight > 0:
+            terms["g_neutral"] = neutral_chroma_penalty(fake, self._pooled(x, ab)[1])
+        if self.recognizer is not None:
+            lightness = ops.cast(x[0] if isinstance(x, (list, tuple)) else x, "float32")
+            size = (self.recognition_size, self.recognition_size)
+            full = ops.shape(lightness)[1:3]
+            colorized = ops.image.resize(ops.cast(fake, "float32"), full, interpolation="bilinear")
+            photos = ops.concatenate([lab_to_rgb(lightness, ops.cast(ab, "float32")), lab_to_rgb(lightness, colorized)])
+            logits = self.recognizer(ops.image.resize(photos, size, interpolation="bilinear"), training=False)
+            count = ops.shape(lightness)[0]
+            terms["g_recognition"] = class_distribution_divergence(logits[:count], logits[count:])
+        return terms
 
     def train_step(self, data):
         return self._step(data)
@@ -269,6 +304,9 @@ class GANTrainer(keras.Model):
             "l1_weight": self.l1_weight,
             "output_stride": self.output_stride,
             "pretrain_epochs": self.pretrain_epochs,
+            "recognition_weight": self.recognition_weight,
+            "neutral_weight": self.neutral_weight,
+            "recognition_size": self.recognition_size,
         }
 
     @classmethod
@@ -290,11 +328,22 @@ class _AdversarialSwitch(keras.callbacks.Callback):
         self.model.adversarial_gate.assign(1.0 if epoch >= self.model.pretrain_epochs else 0.0)
 
 
+def _recognizer():
+    """Frozen EfficientNet-Lite0 with its ImageNet classifier: RGB [0, 255] (B, S, S, 3) -> logits (B, 1000)."""
+    from colorize.models.efficientnet_lite import efficientnet_lite
+
+    classifier = efficientnet_lite("lite0", include_top=True)
+    classifier.trainable = False
+    return classifier
+
+
 def training_model(generator, settings):
     """The registry's hook: ``generator`` (the network, or its decoder when the encoder's features
     are cached) and a new PatchGAN discriminator (``settings.disc_filters``) in a :class:`GANTrainer`."""
     return GANTrainer(generator, build_discriminator(settings.disc_filters), gan_weight=settings.gan_weight,
-                      l1_weight=settings.l1_weight, pretrain_epochs=settings.pretrain_epochs, name="gan_trainer")
+                      l1_weight=settings.l1_weight, pretrain_epochs=settings.pretrain_epochs,
+                      recognition_weight=getattr(settings, "recognition_weight", 0.0),
+                      neutral_weight=getattr(settings, "neutral_weight", 0.0), name="gan_trainer")
 
 
 def make_adam(learning_rate):

@@ -150,3 +150,55 @@ class AbMeanAbsoluteError(_PooledAbLoss):
 
     def call(self, y_true, y_pred):
         return ops.mean(ops.abs(self.normalised_error(y_true, y_pred)), axis=(1, 2, 3))
+
+
+# ----------------------------------------------------------------------------- terms on the colorized photo
+# sRGB (D65) from XYZ as scikit-image (and colorize.color) convert, for Lab -> RGB inside the graph.
+_RGB_FROM_XYZ = np.linalg.inv(np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)).astype(np.float32)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
+
+
+def lab_to_rgb(lightness, ab):
+    """L (..., 1) in [0, 100] and ab (..., 2) in Lab units -> sRGB (..., 3) in [0, 255], differentiable.
+
+    The conversion of :func:`colorize.color.lab_to_rgb` (D65, sRGB gamma) in ``keras.ops``, so a loss
+    can look at the colorized photo as an RGB classifier does. Out-of-gamut colours are clipped.
+    """
+    lightness, ab = ops.cast(lightness, "float32"), ops.cast(ab, "float32")
+    fy = (lightness + 16.0) / 116.0
+    f = ops.concatenate([fy + ab[..., :1] / 500.0, fy, fy - ab[..., 1:] / 200.0], axis=-1)
+    delta = 6.0 / 29.0
+    xyz = ops.where(f > delta, f ** 3, 3 * delta**2 * (f - 4.0 / 29.0)) * _WHITE_D65
+    linear = ops.clip(ops.matmul(xyz, ops.convert_to_tensor(_RGB_FROM_XYZ.T)), 0.0, 1.0)
+    # The gamma curve's root has an infinite slope at 0: the branch below 0.0031308 never takes it.
+    gamma = 1.055 * ops.power(ops.maximum(linear, 0.0031308), 1 / 2.4) - 0.055
+    return 255.0 * ops.where(linear > 0.0031308, gamma, 12.92 * linear)
+
+
+def neutral_chroma_penalty(ab_pred, ab_true, neutral=6.0):
+    """Mean chroma the prediction adds above ``neutral`` where the truth is neutral (chroma < ``neutral``),
+    divided by AB_NORM; 0 when the batch has no neutral pixel. ab (B, h, w, 2) in Lab units, same grid.
+
+    Asks for "colour only where the evidence is": a gray clock face, a road or a white shirt
+    painted purple costs here, while colourful truth is left to the L1 term.
+    """
+    ab_pred, ab_true = ops.cast(ab_pred, "float32"), ops.cast(ab_true, "float32")
+    true_chroma = ops.sqrt(ops.sum(ops.square(ab_true), axis=-1) + 1e-6)
+    pred_chroma = ops.sqrt(ops.sum(ops.square(ab_pred), axis=-1) + 1e-6)
+    mask = ops.cast(true_chroma < neutral, "float32")
+    excess = ops.relu(pred_chroma - neutral) * mask
+    return ops.sum(excess) / ops.maximum(ops.sum(mask), 1.0) / AB_NORM
+
+
+def class_distribution_divergence(true_logits, output_logits):
+    """KL(p_true || p_output) of two classifiers' logits (B, K), mean over the batch.
+
+    ChromaGAN's class-distribution loss (Vitoria et al. 2020), Zhang et al.'s semantic test made a
+    loss: the colorized photo should make a frozen classifier see what it sees in the true photo.
+    """
+    true_logits = ops.stop_gradient(ops.cast(true_logits, "float32"))
+    log_true = ops.log_softmax(true_logits, axis=-1)
+    log_output = ops.log_softmax(ops.cast(output_logits, "float32"), axis=-1)
+    return ops.mean(ops.sum(ops.exp(log_true) * (log_true - log_output), axis=-1))

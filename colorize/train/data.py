@@ -221,6 +221,24 @@ def to_l_ab_batch(rgb_batch):
     return lightness.astype(np.float32), ab.astype(np.float32)
 
 
+def epoch_order(count, shuffle, seed, epoch, balance=None):
+    """Indices of the photos one epoch shows, in order.
+
+    ``shuffle`` False: 0..count-1. Else a permutation seeded by (seed, epoch);
+    with ``balance`` (int class index per photo) instead ``count`` draws in
+    which every class is equally likely (photos of a class equally likely
+    within it), so a few large classes no longer make up most of an epoch.
+    """
+    if not shuffle:
+        return np.arange(count)
+    rng = np.random.default_rng([seed, epoch])
+    if balance is None:
+        return rng.permutation(count)
+    _, inverse, sizes = np.unique(np.asarray(balance), return_inverse=True, return_counts=True)
+    weights = 1.0 / sizes[inverse]
+    return rng.choice(count, size=count, replace=True, p=weights / weights.sum())
+
+
 class LabBatches(keras.utils.PyDataset):
     """Batches of (L, ab) (see :func:`to_l_ab_batch`) from a uint8 image array.
 
@@ -232,10 +250,13 @@ class LabBatches(keras.utils.PyDataset):
         seed: makes the order and the augmentation reproducible per epoch.
         labels: None, or int class indices (N,): batches are then
             (L, (ab, labels (B,))) for a model with a class output.
+        balance: None, or int class index per photo: shuffled epochs draw
+            every class equally often (:func:`epoch_order`).
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for PyDataset.
     """
 
-    def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, labels=None, **kwargs):
+    def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, labels=None, balance=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
@@ -247,13 +268,12 @@ class LabBatches(keras.utils.PyDataset):
         self.augment = augment
         self.shuffle = shuffle
         self.seed = seed
+        self.balance = balance
         self.epoch = 0
         self._order = self._make_order()
 
     def _make_order(self):
-        if not self.shuffle:
-            return np.arange(len(self.images))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+        return epoch_order(len(self.images), self.shuffle, self.seed, self.epoch, self.balance)
 
     def __len__(self):
         return math.ceil(len(self.images) / self.batch_size)
@@ -289,13 +309,13 @@ class FeatureBatches(keras.utils.PyDataset):
         encoder: keras.Model, L (B, S, S, 1) in [0, 100] -> one array or a list.
         batch_size: photos per batch.
         flip: mirror each photo left-right with probability 1/2 (training).
-        shuffle, seed: as :class:`LabBatches`.
+        shuffle, seed, balance: as :class:`LabBatches`.
         progress: a progress bar while the features are computed.
         **kwargs: for PyDataset (workers, ...).
     """
 
     def __init__(self, images, encoder, batch_size=32, flip=False, shuffle=False, seed=0, progress=True,
-                 description="encoder features", **kwargs):
+                 description="encoder features", balance=None, **kwargs):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
@@ -304,6 +324,7 @@ class FeatureBatches(keras.utils.PyDataset):
         self.flip = flip
         self.shuffle = shuffle
         self.seed = seed
+        self.balance = balance
         self.epoch = 0
         # The photos themselves are not kept: their Lab is (the caller may drop them).
         self.features = self._encode(images, encoder, progress, description)
@@ -331,9 +352,7 @@ class FeatureBatches(keras.utils.PyDataset):
         return stored
 
     def _make_order(self):
-        if not self.shuffle:
-            return np.arange(self.count)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
+        return epoch_order(self.count, self.shuffle, self.seed, self.epoch, self.balance)
 
     def __len__(self):
         return math.ceil(self.count / self.batch_size)
