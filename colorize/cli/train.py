@@ -24,7 +24,7 @@ from colorize.cli.helpformat import HelpFormatter
 # training options are added to these. --epochs may be raised on resume.
 _FIXED_ON_RESUME = (
     "family", "data", "size", "batch_size", "lr", "seed", "no_augment", "val_fraction", "test_fraction", "init",
-    "no_cache", "balance_classes",
+    "no_cache", "balance_classes", "epoch_photos",
 )
 # Largest training size: a batch of 32 at 1024 px already needs tens of GiB for the activations.
 MAX_TRAIN_SIZE = 1024
@@ -56,8 +56,11 @@ def add_common_options(parser, family):
     parser.add_argument(
         "--balance-classes", action="store_true",
         help="draw every class (image sub-folder) equally often in each training epoch, so a few large classes "
-        "do not make up most of it (epochs keep the training set's size; photos are drawn with replacement)",
+        "do not make up most of it (photos are drawn with replacement)",
     )
+    parser.add_argument("--epoch-photos", type=int, default=None, metavar="N",
+                        help="photos per training epoch (default: the training set's size); shorter epochs "
+                        "validate, back up and keep the best model more often")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
     parser.add_argument(
         "--init", metavar="FILE", default=None,
@@ -122,6 +125,8 @@ def _validate(parser, args, family):
     multiple = family.input_multiple
     if not (multiple <= args.size <= MAX_TRAIN_SIZE and args.size % multiple == 0):
         parser.error(f"--size must be a multiple of {multiple} from {multiple} to {MAX_TRAIN_SIZE}, got {args.size}")
+    if args.epoch_photos is not None and args.epoch_photos < 1:
+        parser.error("--epoch-photos must be at least 1")
     for option in ("epochs", "batch_size", "workers", "patience"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")
@@ -369,7 +374,7 @@ def _fit(prog, family, args, files, splits, replicas, balance=None):
     write_bytes_atomic(files["settings"], json.dumps({**vars(args), **extras}, indent=2).encode())
     if split is None:
         train = splits.batches("train", batch_size, augment=not args.no_augment, shuffle=True, seed=args.seed,
-                               workers=args.workers, balance=balance)
+                               workers=args.workers, balance=balance, epoch_photos=args.epoch_photos)
         val = splits.batches("val", batch_size, workers=args.workers)
     else:
         from colorize.train.data import FeatureBatches
@@ -377,7 +382,7 @@ def _fit(prog, family, args, files, splits, replicas, balance=None):
         start = time.perf_counter()
         train = FeatureBatches(splits["train"], split[0], batch_size, flip=not args.no_augment, shuffle=True,
                                seed=args.seed, workers=args.workers, description="encoder features (train)",
-                               balance=balance)
+                               balance=balance, epoch_photos=args.epoch_photos)
         val = FeatureBatches(splits["val"], split[0], batch_size, description="encoder features (val)")
         print(f"frozen encoder features of {len(splits['train']) + len(splits['val'])} images computed in "
               f"{time.perf_counter() - start:.0f} s; training the rest on them")

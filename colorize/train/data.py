@@ -221,22 +221,25 @@ def to_l_ab_batch(rgb_batch):
     return lightness.astype(np.float32), ab.astype(np.float32)
 
 
-def epoch_order(count, shuffle, seed, epoch, balance=None):
+def epoch_order(count, shuffle, seed, epoch, balance=None, draws=None):
     """Indices of the photos one epoch shows, in order.
 
     ``shuffle`` False: 0..count-1. Else a permutation seeded by (seed, epoch);
-    with ``balance`` (int class index per photo) instead ``count`` draws in
-    which every class is equally likely (photos of a class equally likely
-    within it), so a few large classes no longer make up most of an epoch.
+    with ``balance`` (int class index per photo) instead ``draws`` (default
+    ``count``) draws in which every class is equally likely (photos of a class
+    equally likely within it), so a few large classes no longer make up most
+    of an epoch. ``draws`` without ``balance``: the first ``draws`` of the
+    permutation (a shorter epoch).
     """
     if not shuffle:
         return np.arange(count)
     rng = np.random.default_rng([seed, epoch])
+    draws = count if draws is None else int(draws)
     if balance is None:
-        return rng.permutation(count)
+        return rng.permutation(count)[:draws]
     _, inverse, sizes = np.unique(np.asarray(balance), return_inverse=True, return_counts=True)
     weights = 1.0 / sizes[inverse]
-    return rng.choice(count, size=count, replace=True, p=weights / weights.sum())
+    return rng.choice(count, size=draws, replace=True, p=weights / weights.sum())
 
 
 class LabBatches(keras.utils.PyDataset):
@@ -252,11 +255,12 @@ class LabBatches(keras.utils.PyDataset):
             (L, (ab, labels (B,))) for a model with a class output.
         balance: None, or int class index per photo: shuffled epochs draw
             every class equally often (:func:`epoch_order`).
+        epoch_photos: photos a shuffled epoch shows (None: as many as there are).
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for PyDataset.
     """
 
     def __init__(self, images, batch_size=32, augment=False, shuffle=False, seed=0, labels=None, balance=None,
-                 **kwargs):
+                 epoch_photos=None, **kwargs):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
@@ -269,14 +273,15 @@ class LabBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.balance = balance
+        self.epoch_photos = epoch_photos
         self.epoch = 0
         self._order = self._make_order()
 
     def _make_order(self):
-        return epoch_order(len(self.images), self.shuffle, self.seed, self.epoch, self.balance)
+        return epoch_order(len(self.images), self.shuffle, self.seed, self.epoch, self.balance, self.epoch_photos)
 
     def __len__(self):
-        return math.ceil(len(self.images) / self.batch_size)
+        return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, index):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -309,13 +314,13 @@ class FeatureBatches(keras.utils.PyDataset):
         encoder: keras.Model, L (B, S, S, 1) in [0, 100] -> one array or a list.
         batch_size: photos per batch.
         flip: mirror each photo left-right with probability 1/2 (training).
-        shuffle, seed, balance: as :class:`LabBatches`.
+        shuffle, seed, balance, epoch_photos: as :class:`LabBatches`.
         progress: a progress bar while the features are computed.
         **kwargs: for PyDataset (workers, ...).
     """
 
     def __init__(self, images, encoder, batch_size=32, flip=False, shuffle=False, seed=0, progress=True,
-                 description="encoder features", balance=None, **kwargs):
+                 description="encoder features", balance=None, epoch_photos=None, **kwargs):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
@@ -325,6 +330,7 @@ class FeatureBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.balance = balance
+        self.epoch_photos = epoch_photos
         self.epoch = 0
         # The photos themselves are not kept: their Lab is (the caller may drop them).
         self.features = self._encode(images, encoder, progress, description)
@@ -352,10 +358,10 @@ class FeatureBatches(keras.utils.PyDataset):
         return stored
 
     def _make_order(self):
-        return epoch_order(self.count, self.shuffle, self.seed, self.epoch, self.balance)
+        return epoch_order(self.count, self.shuffle, self.seed, self.epoch, self.balance, self.epoch_photos)
 
     def __len__(self):
-        return math.ceil(self.count / self.batch_size)
+        return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, index):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Issue 22's recipe: fine-tune the bundled default (the GAN generator, gan.keras) so that its colours help
+# an ImageNet classifier recognise the photo instead of misleading it. Each lever is a stage of its own, so
+# each can be measured alone, then combined. Every stage starts from the bundled gan.keras, is resumable
+# (re-run the same line; the script passes --resume when the stage's backup folder exists) and writes
+# under runs/recognition/ (git-ignored). Run it at low priority: nice -n 19 bash scripts/train_recognition.sh combined
+#
+#   bash scripts/train_recognition.sh [STAGE...]   # stages: balanced, recognition, neutral, combined (default)
+#
+# Measure a stage: LIMIT=600 bash scripts/evaluate_imagenet_val.sh runs/recognition/STAGE.keras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+OUT=runs/recognition
+mkdir -p "$OUT"
+# Every shared training folder (never diverse/unseen or imagenet_val: those are for validation only).
+FOLDERS=()
+for folder in imagenette/train imagenette/val scenes faces diverse/train; do
+  if [ -d "$DATA/$folder" ]; then FOLDERS+=("$DATA/$folder"); else echo "note: $DATA/$folder absent, trained without it" >&2; fi
+done
+[ "${#FOLDERS[@]}" -gt 0 ] || { echo "no training photos under $DATA" >&2; exit 2; }
+
+# Shared by every stage: the default's architecture and weights, class-balanced epochs of 2,400 photos
+# (the 268 class folders drawn equally often), Adam 1e-4, 100 x L1, a weak adversarial term.
+COMMON=(gan --backbone efficientnet_lite0 --width 0.5 --size 128 --batch-size 16 --lr 1e-4
+        --init colorize/assets/models/gan.keras --l1-weight 100 --epochs 30 --patience 4 --min-delta 0.0002)
+
+run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
+  local name=$1; shift
+  local output="$OUT/$name.keras"
+  if [ -d "$output.backup" ]; then
+    echo "+ python -m colorize.cli.train ... --output $output --resume"
+    python -m colorize.cli.train "${COMMON[@]}" "$@" --data "${FOLDERS[@]}" --output "$output" --resume
+  elif [ -f "$output" ]; then
+    echo "$name: finished already ($output)"
+  else
+    echo "+ python -m colorize.cli.train ${COMMON[*]} $* --output $output"
+    python -m colorize.cli.train "${COMMON[@]}" "$@" --data "${FOLDERS[@]}" --output "$output"
+  fi
+}
+
+for stage in "${@:-combined}"; do
+  case $stage in
+    # Lever 1 alone: balanced classes, L1 (+ the weak adversarial term), nothing else.
+    balanced) run balanced --balance-classes --epoch-photos 2400 --gan-weight 0.1 ;;
+    # Lever 2 alone: the recognition term (KL of frozen Lite0 classes, true vs colorized photo, 224 px).
+    recognition) run recognition --epoch-photos 2400 --gan-weight 0.1 --recognition-weight 5 ;;
+    # Lever 3 alone: the neutral term (chroma added where the truth is neutral).
+    neutral) run neutral --epoch-photos 2400 --gan-weight 0.1 --neutral-weight 30 ;;
+    # All three together.
+    combined) run combined --balance-classes --epoch-photos 2400 --gan-weight 0.1 --recognition-weight 5 \
+                --neutral-weight 30 ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
