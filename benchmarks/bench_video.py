@@ -22,7 +22,8 @@ video decoded back and measured:
   check) left out, and the frame pair across a cut as well. The truth's own warping error is the floor;
 * AuC (colorize.metrics.auc, Zhang et al.) of every output frame against the true colours, averaged;
 * speed: end-to-end frames/s of colorize_video at 640x360 and 1280x720 (temporal on), against the
-  network-alone frames/s (predict_ab on the same frames, batches of 4);
+  network-alone frames/s (predict_ab on the same frames, batches of 4), with predict_ab's mirror
+  test-time augmentation (the default, twice the network work) and without;
 * memory: peak RSS of colorize_video in a fresh process on a long 720p clip (--long-minutes) and on
   one a quarter as long: flat memory means the two peaks agree.
 
@@ -143,6 +144,7 @@ def write_video(path, frames, fps=24, crf=12):
     """uint8 RGB frames (a list or an iterator) -> H.264 file."""
     import av
 
+    fps = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as output:
         stream = None
         for index, rgb in enumerate(frames):
@@ -152,7 +154,7 @@ def write_video(path, frames, fps=24, crf=12):
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": str(crf), "preset": "ultrafast"}
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
+            frame.pts, frame.time_base = index, 1 / fps
             for packet in stream.encode(frame):
                 output.mux(packet)
         for packet in stream.encode(None):
@@ -294,7 +296,9 @@ def measure_memory(minutes, fps):
         for length in (minutes / 4, minutes):
             command = [sys.executable, __file__, "--_memory-run", folder, "--long-minutes", str(length),
                        "--long-fps", str(fps)]
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"memory run failed:\n{done.stderr[-3000:]}")
             rows.append((length, json.loads(done.stdout.strip().splitlines()[-1])))
             for leftover in Path(folder).iterdir():
                 leftover.unlink()
@@ -403,12 +407,17 @@ def main(argv=None):
             figure(args.figure, truth, runs, flicker, "pan over a bundled sample")
             print(f"figure: {args.figure}", flush=True)
         if "speed" not in args.skip:
-            lines += ["", "| frame size | network alone (fps) | end to end, temporal (fps) | end-to-end / network |",
-                      "|---|---|---|---|"]
+            lines += ["", "| frame size | mirror TTA | network alone (fps) | end to end, temporal (fps) | "
+                          "end-to-end / network |", "|---|---|---|---|---|"]
             for w, h in ((640, 360), (1280, 720)):
-                alone, whole = speed(predict, photos[0], folder, h, w, args.speed_frames)
-                lines.append(f"| {w}x{h} | {alone:.1f} | {whole:.1f} | {whole / alone:.0%} |")
-                print(lines[-1], flush=True)
+                for mirror in (True, False):
+                    def run_network(lightness_list, mirror=mirror):
+                        return predict_ab(colorizer, lightness_list, mirror=mirror)
+
+                    alone, whole = speed(run_network, photos[0], folder, h, w, args.speed_frames)
+                    lines.append(f"| {w}x{h} | {'on' if mirror else 'off'} | {alone:.1f} | {whole:.1f} | "
+                                 f"{whole / alone:.0%} |")
+                    print(lines[-1], flush=True)
     if "memory" not in args.skip:
         lines += ["", "| long 720p clip | frames | end to end (fps) | peak RSS (MiB) |", "|---|---|---|---|"]
         for minutes, row in measure_memory(args.long_minutes, args.long_fps):
