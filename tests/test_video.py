@@ -285,6 +285,35 @@ def test_audio_copied_unchanged_and_metadata(tmp_path):
         assert (codec.name, codec.sample_rate) == ("aac", 22050)
 
 
+def test_audio_the_container_cannot_carry_is_transcoded(tmp_path):
+    source = tmp_path / "pcm.mkv"
+    with av.open(str(source), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        sound = output.add_stream("pcm_s16le", rate=8000)
+        sound.layout = "mono"
+        for index, rgb in enumerate(gray_clip(10)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+        for offset in range(0, 8000, 800):
+            tone = (3000 * np.sin(np.arange(offset, offset + 800) / 5)).astype(np.int16)[None]
+            frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 8000, offset
+            for packet in sound.encode(frame):
+                output.mux(packet)
+    target = tmp_path / "out.webm"  # WebM carries Opus / Vorbis only
+    with pytest.warns(UserWarning, match="cannot carry pcm_s16le"):
+        result = run(source, target)
+    assert result.frames == 10 and result.audio in ("libopus", "libvorbis", "opus", "vorbis")
+    with av.open(str(target)) as container:
+        assert container.streams.audio and container.streams.audio[0].codec_context.name in ("opus", "vorbis")
+        assert container.duration / av.time_base == pytest.approx(1.0, abs=0.2)
+
+
 def test_mkv_target_and_no_audio(tmp_path):
     source = write_clip(tmp_path / "clip.mp4", gray_clip(5))
     result = run(source, tmp_path / "out.mkv")

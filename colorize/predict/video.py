@@ -272,21 +272,39 @@ def _add_video_stream(output, source_stream, width, height, crf):
 
 
 def _add_audio_streams(output, sources):
-    """Output audio stream per input one: a copy when the container carries the codec, else AAC."""
+    """Output audio stream per input one: a copy when the container carries the codec, else transcoded
+    to the container's default audio codec (AAC for mp4/mov/mkv, Opus or Vorbis for WebM) with a warning."""
+    import av
+
     plans, modes = {}, []
     for source in sources:
         codec = source.codec_context.name if source.codec_context is not None else None
         if codec in output.supported_codecs:
             plans[source.index] = ("copy", output.add_stream_from_template(source))
             modes.append("copy")
-        else:
-            warnings.warn(f"{output.name}: the container cannot carry {codec} audio, transcoding it to AAC",
-                          stacklevel=3)
-            stream = output.add_stream("aac", rate=source.rate or 48000)
-            if source.layout is not None:
-                stream.layout = source.layout.name
-            plans[source.index] = ("aac", stream)
-            modes.append("aac")
+            continue
+        candidates = [name for name in (output.default_audio_codec, "aac", "libopus", "libvorbis")
+                      if name and name != "none" and name in output.supported_codecs]
+        encoder = None
+        for name in candidates:
+            try:
+                av.Codec(name, "w")
+            except Exception:  # noqa: BLE001 - no such encoder in this FFmpeg build
+                continue
+            encoder = name
+            break
+        if encoder is None:
+            warnings.warn(f"{output.name}: the container cannot carry {codec} audio and has no encoder here: "
+                          "the audio is left out", stacklevel=3)
+            modes.append("dropped")
+            continue
+        warnings.warn(f"{output.name}: the container cannot carry {codec} audio, transcoding it to {encoder}",
+                      stacklevel=3)
+        stream = output.add_stream(encoder, rate=source.rate or 48000)
+        if source.layout is not None:
+            stream.layout = source.layout.name
+        plans[source.index] = (encoder, stream)
+        modes.append(encoder)
     return plans, ",".join(modes) or "none"
 
 
@@ -550,6 +568,8 @@ def _check_complete(source, container, video_in, audio_in, count, last_seconds, 
 
 
 def _mux_audio(output, plans, packet, start):
+    if packet.stream.index not in plans:  # audio the container could not carry (warned about)
+        return
     kind, stream = plans[packet.stream.index]
     if kind == "copy":
         if start:
