@@ -1,0 +1,586 @@
+"""Video colorization: stream a clip's frames through the colorizer and write a new clip.
+
+    decode thread                 calling thread                  encode thread
+    demux + decode a frame   ->   predict_ab_fn on a batch   ->   compose_fn(L_full, ab) -> RGB
+    -> L via lightness_of         of frames (releases the GIL)    -> encode (libx264 / mpeg4) -> mux
+    audio packets pass along      temporal smoothing (flow)       audio packets remuxed unchanged
+
+The stages run concurrently, joined by small bounded queues, so memory stays
+flat whatever the clip's length (the clip is never held: a few frames are in
+flight). Every output frame is ``compose_fn(L, ab)`` with the frame's own
+full-resolution L, so its lightness is the input's (up to codec error).
+The output keeps each frame's pts and time base (variable frame rate
+survives), the frame count, size and frame rate; audio streams are copied
+packet for packet (transcoded to AAC only where the output container cannot
+carry their codec), container metadata is copied where the container can
+carry it. The output is written under a temporary name in the target's
+folder and renamed (``os.replace``) only once complete: a failed or killed
+run never leaves a file under the final name.
+
+PyAV (whose wheels bundle FFmpeg) does the decoding and encoding: no system
+FFmpeg is needed.
+"""
+
+import os
+import queue
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from colorize.errors import ColorizeError
+from colorize.inference import lightness_of
+
+# Container signatures (first bytes): ISO BMFF (mp4, mov, m4v, 3gp) has "ftyp" at offset 4;
+# Matroska / WebM start with the EBML magic; AVI is a RIFF file of form type "AVI ".
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+# Still-image signatures: such a file is not a video whatever its extension.
+_IMAGE_MAGICS = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+# FFmpeg demuxers of still images (a PNG renamed .mp4 opens as "png_pipe").
+_IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "ico", "tiff", "psd"}
+
+# Preferred video encoders per output container, first available wins.
+_ENCODERS = {"webm": ("libvpx-vp9", "libvpx"), "default": ("libx264", "mpeg4")}
+# Container metadata the muxer writes itself (copying them would lie about the new file).
+_OWN_METADATA = {"major_brand", "minor_version", "compatible_brands", "encoder", "creation_time_utc"}
+
+DEFAULT_BATCH = 4
+DEFAULT_QUEUE = 8
+DEFAULT_CRF = 18
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` found: frames (None when the container does not say), fps,
+    width, height, duration in seconds (None when unknown), has_audio, the video codec's name and
+    the container format's name."""
+
+    frames: int | None
+    fps: float
+    width: int
+    height: int
+    duration: float | None
+    has_audio: bool
+    codec: str
+    format: str
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What :func:`colorize_video` did: frames written, seconds, frames per second end to end,
+    scene cuts detected by the temporal smoother, and whether audio was copied or transcoded."""
+
+    frames: int
+    seconds: float
+    fps: float
+    cuts: int
+    audio: str
+
+
+def _head(path, count=16):
+    with open(path, "rb") as handle:
+        return handle.read(count)
+
+
+def _magic_is_video(head):
+    return (head[4:8] == b"ftyp" or head.startswith(_EBML_MAGIC)
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI "))
+
+
+def _magic_is_image(head):
+    return head.startswith(_IMAGE_MAGICS) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+
+
+def _is_image_format(container):
+    names = set(container.format.name.split(","))
+    return bool(names & _IMAGE_FORMATS) or any(name.endswith("_pipe") for name in names)
+
+
+def _one_line(error):
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:160]
+
+
+def is_video(path):
+    """Whether ``path`` holds a video, judged by its content, not its extension.
+
+    A known container signature (mp4/mov ``ftyp``, Matroska/WebM EBML, AVI
+    RIFF) says yes; a still-image signature says no (a PNG renamed .mp4 is
+    not a video); anything else is probed with PyAV: a container with a
+    video stream that is not a still-image format.
+    """
+    path = Path(path)
+    try:
+        if not path.is_file():
+            return False
+        head = _head(path)
+    except OSError:
+        return False
+    if _magic_is_video(head):
+        return True
+    if not head or _magic_is_image(head):
+        return False
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video) and not _is_image_format(container)
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return False
+
+
+def _open_input(path):
+    """av.open(path) for reading, or ColorizeError with the reason in one line."""
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise ColorizeError(path, "file not found")
+    if not path.is_file():
+        raise ColorizeError(path, "not a file")
+    head = _head(path)
+    if not head:
+        raise ColorizeError(path, "empty file, not a video")
+    if _magic_is_image(head):
+        raise ColorizeError(path, "a still image, not a video")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, ValueError, UnicodeDecodeError) as error:
+        if _magic_is_video(head):
+            raise ColorizeError(path, f"truncated or corrupt video file ({_one_line(error)})") from None
+        raise ColorizeError(path, "not a video (unrecognised content)") from None
+    if _is_image_format(container):
+        container.close()
+        raise ColorizeError(path, "a still image, not a video")
+    if not container.streams.video:
+        kind = " (audio only)" if container.streams.audio else ""
+        container.close()
+        raise ColorizeError(path, f"no video stream{kind}")
+    return container
+
+
+def _fps(stream):
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def probe_video(path):
+    """Describe the video at ``path`` (:class:`VideoInfo`), decoding its first frame to be sure it can.
+
+    Raises ColorizeError(path, reason) with a one-line reason for a missing,
+    empty, truncated or corrupt file, a still image, a file with no video
+    stream, a video stream with zero frames or a codec this FFmpeg build
+    cannot decode.
+    """
+    import av
+
+    container = _open_input(path)
+    with container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name if stream.codec_context is not None else "unknown"
+        if stream.codec_context is None:
+            raise ColorizeError(path, f"unsupported video codec ({codec})")
+        first = None
+        try:
+            for frame in container.decode(stream):
+                first = frame
+                break
+        except av.FFmpegError as error:
+            raise ColorizeError(path, f"cannot decode the video stream ({codec}: {_one_line(error)})") from None
+        if first is None:
+            if stream.frames:  # the index promises frames that are not there
+                raise ColorizeError(path, f"truncated or corrupt video file (no decodable frame of {stream.frames})")
+            raise ColorizeError(path, "no frames in the video stream")
+        duration = None
+        if container.duration:
+            duration = container.duration / av.time_base
+        elif stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        return VideoInfo(frames=stream.frames or None, fps=_fps(stream), width=first.width, height=first.height,
+                         duration=duration, has_audio=bool(container.streams.audio), codec=codec,
+                         format=container.format.name)
+
+
+# ----------------------------------------------------------------------------- the pipeline
+_END = object()
+
+
+class _Stop(Exception):
+    """Another stage failed: this one gives up quietly."""
+
+
+def _put(channel, item, stop):
+    while True:
+        if stop.is_set():
+            raise _Stop
+        try:
+            channel.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            pass
+
+
+def _get(channel, stop):
+    while True:
+        if stop.is_set():
+            raise _Stop
+        try:
+            return channel.get(timeout=0.05)
+        except queue.Empty:
+            pass
+
+
+def _video_encoder(output):
+    import av
+
+    names = _ENCODERS["webm"] if "webm" in output.format.name else _ENCODERS["default"]
+    for name in names:
+        try:
+            av.Codec(name, "w")
+        except Exception:  # noqa: BLE001 - not in this FFmpeg build
+            continue
+        return name
+    raise ColorizeError(output.name, f"no video encoder for this container (tried {', '.join(names)})")
+
+
+def _add_video_stream(output, source_stream, width, height, crf):
+    codec = _video_encoder(output)
+    rate = source_stream.average_rate or source_stream.guessed_rate or Fraction(25)
+    stream = output.add_stream(codec, rate=rate)
+    stream.width, stream.height = width, height
+    odd = width % 2 or height % 2
+    stream.pix_fmt = "yuv444p" if odd and codec == "libx264" else "yuv420p"
+    time_base = source_stream.time_base or Fraction(1, 90000)
+    stream.codec_context.time_base = time_base
+    stream.time_base = time_base
+    stream.thread_type = "AUTO"
+    if codec == "libx264":
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+    elif codec.startswith("libvpx"):
+        stream.options = {"crf": str(crf + 12), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+    else:
+        stream.bit_rate = max(2_000_000, width * height * 8)
+        stream.codec_context.qmax = 8
+    for key in ("language", "title"):
+        if key in source_stream.metadata:
+            stream.metadata[key] = source_stream.metadata[key]
+    return stream
+
+
+def _add_audio_streams(output, sources):
+    """Output audio stream per input one: a copy when the container carries the codec, else transcoded
+    to the container's default audio codec (AAC for mp4/mov/mkv, Opus or Vorbis for WebM) with a warning."""
+    import av
+
+    plans, modes = {}, []
+    for source in sources:
+        codec = source.codec_context.name if source.codec_context is not None else None
+        if codec in output.supported_codecs:
+            plans[source.index] = ("copy", output.add_stream_from_template(source))
+            modes.append("copy")
+            continue
+        candidates = [name for name in (output.default_audio_codec, "aac", "libopus", "libvorbis")
+                      if name and name != "none" and name in output.supported_codecs]
+        encoder = None
+        for name in candidates:
+            try:
+                av.Codec(name, "w")
+            except Exception:  # noqa: BLE001 - no such encoder in this FFmpeg build
+                continue
+            encoder = name
+            break
+        if encoder is None:
+            warnings.warn(f"{output.name}: the container cannot carry {codec} audio and has no encoder here: "
+                          "the audio is left out", stacklevel=3)
+            modes.append("dropped")
+            continue
+        warnings.warn(f"{output.name}: the container cannot carry {codec} audio, transcoding it to {encoder}",
+                      stacklevel=3)
+        stream = output.add_stream(encoder, rate=source.rate or 48000)
+        if source.layout is not None:
+            stream.layout = source.layout.name
+        plans[source.index] = (encoder, stream)
+        modes.append(encoder)
+    return plans, ",".join(modes) or "none"
+
+
+def _copy_metadata(source, output):
+    for key, value in source.metadata.items():
+        if key not in _OWN_METADATA:
+            output.metadata[key] = value
+
+
+def _partial_name(target):
+    return target.with_name(f".{target.stem}.partial-{os.getpid()}-{threading.get_ident()}{target.suffix}")
+
+
+def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, start=None, end=None, progress=True,
+                   batch_size=DEFAULT_BATCH, smoother=None, crf=DEFAULT_CRF, queue_size=DEFAULT_QUEUE):
+    """Colorize the video ``source`` into ``target`` (the container from its extension).
+
+    Args:
+        predict_ab_fn: list of full-res L (H, W) -> list of ab (h, w, 2) at the network grid
+            (e.g. ``lambda ls: inference.predict_ab(colorizer, ls)``); called on ``batch_size`` frames.
+        compose_fn: (L (H, W), ab (h, w, 2)) -> uint8 RGB (H, W, 3) (e.g. ``inference.compose``).
+        temporal: smooth ab along the optical flow (:class:`~colorize.predict.temporal.TemporalSmoother`,
+            or ``smoother`` when given); False colorizes each frame on its own.
+        start, end: seconds of the source to colorize (None: from the beginning / to the end); the output
+            starts at 0.
+        progress: a tqdm bar on stderr (frames/s, time left).
+        crf: quality of the H.264 encoder (lower: better, bigger).
+
+    Returns a :class:`VideoResult`. Raises ColorizeError(path, reason) for a bad source (see
+    :func:`probe_video`) or target; any error of predict_ab_fn / compose_fn propagates unchanged.
+    Whatever fails, no file is left under ``target`` (nor the temporary one).
+    """
+    import av
+    from tqdm import tqdm
+
+    source, target = Path(source), Path(target)
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"end ({end}) must be after start ({start})")
+    if not target.parent.is_dir():
+        raise ColorizeError(target, "the target's folder does not exist")
+    info = probe_video(source)  # one-line errors for bad inputs before anything is written
+    if temporal and smoother is None:
+        from colorize.predict.temporal import TemporalSmoother
+
+        smoother = TemporalSmoother()
+    if not temporal:
+        smoother = None
+    elif smoother is not None:
+        smoother.reset()
+
+    partial = _partial_name(target)
+    container = _open_input(source)
+    output = None
+    began = time.perf_counter()
+    try:
+        video_in = container.streams.video[0]
+        video_in.thread_type = "AUTO"
+        audio_in = list(container.streams.audio)
+        try:
+            output = av.open(str(partial), "w", format=_format_for(target))
+        except (av.FFmpegError, ValueError) as error:
+            raise ColorizeError(target, f"cannot write this kind of video ({_one_line(error)})") from None
+        _copy_metadata(container, output)
+        video_out = _add_video_stream(output, video_in, info.width, info.height, crf)
+        audio_plans, audio_mode = _add_audio_streams(output, audio_in)
+        count = _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans, predict_ab_fn,
+                              compose_fn, smoother, start, end, progress, batch_size, queue_size, source, tqdm)
+        output.close()
+        output = None
+        container.close()
+        if count == 0:
+            raise ColorizeError(source, "no frames in the selected part" if (start or end) else "no frames")
+        os.replace(partial, target)
+    except BaseException:
+        if output is not None:
+            try:
+                output.close()
+            except Exception:  # noqa: BLE001 - the error being raised matters, not this one
+                pass
+        container.close()
+        partial.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - began
+    return VideoResult(frames=count, seconds=seconds, fps=count / seconds if seconds else 0.0,
+                       cuts=smoother.cuts if smoother is not None else 0, audio=audio_mode)
+
+
+def _format_for(target):
+    """FFmpeg muxer name for the target's extension (the temporary name keeps it, this is explicit anyway)."""
+    import av
+
+    suffix = target.suffix.lower().lstrip(".")
+    names = {"mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi"}
+    if suffix in names:
+        return names[suffix]
+    if suffix in av.formats_available:
+        return suffix
+    raise ColorizeError(target, f"unknown video extension .{suffix} (use .mp4, .mkv, .mov, .webm or .avi)")
+
+
+def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans, predict_ab_fn, compose_fn,
+                  smoother, start, end, progress, batch_size, queue_size, source, tqdm):
+    """Decode -> network -> compose/encode, concurrently. Returns the number of frames written."""
+    import av
+
+    stop = threading.Event()
+    errors = []
+    decoded, encoded = queue.Queue(queue_size), queue.Queue(queue_size)
+    time_base = video_in.time_base or Fraction(1, 90000)
+    video_offset = round(start / time_base) if start else 0
+    fps = _fps(video_in) or 25.0
+    total = None
+    if video_in.frames and start is None and end is None:
+        total = video_in.frames
+    elif container.duration or start or end:
+        length = (end if end is not None else (container.duration or 0) / av.time_base) - (start or 0)
+        total = max(0, round(length * fps)) or None
+    bar = tqdm(total=total, unit="frame", desc="colorizing", disable=not progress, dynamic_ncols=True, leave=False)
+
+    last_seconds = [None]
+
+    def decode():
+        index = 0
+        try:
+            if start:
+                container.seek(int(start / time_base), stream=video_in, backward=True, any_frame=False)
+            streams = [video_in, *audio_in]
+            done = False
+            for packet in container.demux(*streams):
+                if packet.stream.type == "audio":
+                    if packet.dts is None or packet.pts is None:
+                        continue
+                    seconds = float(packet.pts * packet.time_base)
+                    if (start and seconds < start) or (end is not None and seconds >= end):
+                        continue
+                    _put(decoded, ("a", packet), stop)
+                    continue
+                if done:
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else round(index / fps / time_base)
+                    seconds = float(pts * time_base)
+                    if start and seconds < start - 1e-6:
+                        continue
+                    if end is not None and seconds >= end - 1e-6:
+                        done = True
+                        break
+                    last_seconds[0] = seconds
+                    lightness = lightness_of(frame.to_ndarray(format="rgb24"))
+                    _put(decoded, ("v", lightness, pts - video_offset), stop)
+                    index += 1
+            if start is None and end is None:
+                _check_complete(source, container, video_in, audio_in, index, last_seconds[0], fps)
+            _put(decoded, _END, stop)
+        except _Stop:
+            pass
+        except av.FFmpegError as error:
+            errors.append(ColorizeError(source, f"truncated or corrupt video (decoding failed after frame {index}: "
+                                                f"{_one_line(error)})"))
+            stop.set()
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread
+            errors.append(error)
+            stop.set()
+
+    counter = [0]
+
+    def encode():
+        try:
+            while True:
+                item = _get(encoded, stop)
+                if item is _END:
+                    break
+                if item[0] == "a":
+                    _mux_audio(output, audio_plans, item[1], start)
+                    continue
+                _, lightness, ab, pts = item
+                rgb = compose_fn(lightness, ab)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts, frame.time_base = pts, time_base
+                for packet in video_out.encode(frame):
+                    output.mux(packet)
+                counter[0] += 1
+                bar.update(1)
+            for packet in video_out.encode(None):
+                output.mux(packet)
+            for kind, stream in audio_plans.values():
+                if kind != "copy":
+                    for packet in stream.encode(None):
+                        output.mux(packet)
+        except _Stop:
+            pass
+        except BaseException as error:  # noqa: BLE001 - handed to the calling thread
+            errors.append(error)
+            stop.set()
+
+    def network(batch):
+        abs_small = predict_ab_fn([lightness for lightness, _ in batch])
+        if len(abs_small) != len(batch):
+            raise ValueError(f"predict_ab_fn returned {len(abs_small)} ab images for {len(batch)} frames")
+        for (lightness, pts), ab in zip(batch, abs_small):
+            if smoother is not None:
+                ab = smoother.step(lightness, ab)
+            _put(encoded, ("v", lightness, ab, pts), stop)
+
+    threads = [threading.Thread(target=decode, name="video-decode", daemon=True),
+               threading.Thread(target=encode, name="video-encode", daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        batch = []
+        while True:
+            item = _get(decoded, stop)
+            if item is _END or item[0] == "a":
+                if batch:
+                    network(batch)
+                    batch = []
+                if item is _END:
+                    _put(encoded, _END, stop)
+                    break
+                _put(encoded, item, stop)
+                continue
+            batch.append(item[1:])
+            if len(batch) >= batch_size:
+                network(batch)
+                batch = []
+    except _Stop:
+        pass
+    except BaseException as error:
+        errors.append(error)
+        stop.set()
+    finally:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.1)
+        bar.close()
+    if errors:
+        raise errors[0]
+    return counter[0]
+
+
+def _check_complete(source, container, video_in, audio_in, count, last_seconds, fps):
+    """ColorizeError when the whole clip was read but is shorter than its header says (a truncated file)."""
+    import av
+
+    declared = video_in.frames
+    if declared and count < declared - max(2, declared // 100):
+        raise ColorizeError(source, f"truncated or corrupt video file (decoded {count} of {declared} frames)")
+    # Matroska and others give no frame count: compare with the duration (the container's only when
+    # there is no audio, which may legitimately outlast the picture).
+    duration = None
+    if video_in.duration and video_in.time_base:
+        duration = float(video_in.duration * video_in.time_base)
+    elif container.duration and not audio_in:
+        duration = container.duration / av.time_base
+    if duration and last_seconds is not None:
+        start = float(video_in.start_time * video_in.time_base) if video_in.start_time else 0.0
+        missing = duration - (last_seconds - start) - 1.0 / fps
+        if missing > max(0.5, 0.05 * duration):
+            raise ColorizeError(source, f"truncated or corrupt video file (the picture ends at {last_seconds:.2f} s "
+                                        f"of {duration:.2f} s)")
+
+
+def _mux_audio(output, plans, packet, start):
+    if packet.stream.index not in plans:  # audio the container could not carry (warned about)
+        return
+    kind, stream = plans[packet.stream.index]
+    if kind == "copy":
+        if start:
+            shift = round(start / packet.time_base)
+            packet.pts -= shift
+            packet.dts -= shift
+        packet.stream = stream
+        output.mux(packet)
+        return
+    for frame in packet.decode():
+        if start:
+            frame.pts = None  # the encoder numbers the samples from 0
+        for encoded in stream.encode(frame):
+            output.mux(encoded)

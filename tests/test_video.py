@@ -1,0 +1,411 @@
+"""Video colorization (colorize.predict.video, colorize.predict.temporal) on tiny synthetic clips.
+
+The clips are written with PyAV into tmp_path; a FAKE predictor (ab from L plus per-frame noise, to
+simulate a flickering network) stands in for the model, except in the one slow test of the bundled default.
+"""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+
+from colorize.errors import ColorizeError  # noqa: E402
+from colorize.inference import compose, lightness_of  # noqa: E402
+from colorize.predict import video  # noqa: E402
+from colorize.predict.temporal import TemporalSmoother  # noqa: E402
+
+from conftest import save_rgb, synthetic_photo  # noqa: E402
+
+STRIDE = 4  # the fake predictor's output grid: 1/4 of the frame
+
+
+def write_clip(path, frames, fps=10, pts=None, time_base=None, audio=False, codec="libx264", metadata=None):
+    """Write uint8 RGB frames as a video (optionally with pts in time_base and a 440 Hz AAC track)."""
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as output:
+        if metadata:
+            output.metadata.update(metadata)
+        stream = output.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "10", "preset": "ultrafast"}
+        if time_base is not None:
+            stream.codec_context.time_base = time_base
+        sound = None
+        if audio:
+            sound = output.add_stream("aac", rate=22050)
+            sound.layout = "mono"
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[index], time_base
+            else:
+                frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+        if sound is not None:
+            seconds = len(frames) / fps
+            samples = int(seconds * 22050)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 22050)).astype(np.float32)
+            for offset in range(0, samples, 1024):
+                chunk = tone[offset : offset + 1024][None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 22050, offset
+                for packet in sound.encode(frame):
+                    output.mux(packet)
+            for packet in sound.encode(None):
+                output.mux(packet)
+    return path
+
+
+def gray_clip(count=12, height=48, width=64, seed=0):
+    """A static gray clip (the same frame repeated)."""
+    gray = synthetic_photo(height, width, seed=seed).mean(-1).astype(np.uint8)
+    return [np.repeat(gray[..., None], 3, -1)] * count
+
+
+def pan_clip(count=12, height=48, width=64, step=STRIDE, seed=1):
+    """A camera pan: a window sliding ``step`` px a frame to the right over a wider photo."""
+    wide = synthetic_photo(height, width + step * count, seed=seed)
+    wide = np.repeat(wide.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
+    return [np.ascontiguousarray(wide[:, step * i : step * i + width]) for i in range(count)]
+
+
+class FakePredictor:
+    """ab at 1/STRIDE of the frame derived from L (so it moves with the content) plus per-frame noise."""
+
+    def __init__(self, noise=8.0, seed=0, fail_after=None):
+        self.rng = np.random.default_rng(seed)
+        self.noise = noise
+        self.calls = 0
+        self.frames = 0
+        self.fail_after = fail_after
+
+    def __call__(self, lightness_list):
+        self.calls += 1
+        out = []
+        for lightness in lightness_list:
+            if self.fail_after is not None and self.frames >= self.fail_after:
+                raise RuntimeError("predictor failed")
+            self.frames += 1
+            small = lightness.reshape(lightness.shape[0] // STRIDE, STRIDE, lightness.shape[1] // STRIDE, STRIDE)
+            small = small.mean(axis=(1, 3))
+            ab = np.stack([(small - 50) * 0.6, (60 - small) * 0.4], -1).astype(np.float32)
+            out.append(ab + self.rng.normal(0, self.noise, ab.shape).astype(np.float32))
+        return out
+
+
+class RecordingCompose:
+    """compose() that remembers the ab it was given (the temporal stage's output), frame by frame."""
+
+    def __init__(self):
+        self.abs = []
+
+    def __call__(self, lightness, ab):
+        self.abs.append(np.array(ab))
+        return compose(lightness, ab)
+
+
+def decode_frames(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [(frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base) for frame in container.decode(stream)]
+        return frames, stream
+
+
+def run(source, target, **kwargs):
+    kwargs.setdefault("progress", False)
+    predictor = kwargs.pop("predictor", None) or FakePredictor()
+    composer = kwargs.pop("composer", None) or compose
+    return video.colorize_video(source, target, predictor, composer, **kwargs)
+
+
+def flicker(abs_, shift=0):
+    """Mean |ab_t - ab_{t-1} moved by ``shift`` grid cells to the left| over the overlapping columns."""
+    values = []
+    for previous, current in zip(abs_, abs_[1:]):
+        if shift:
+            previous, current = previous[:, shift:], current[:, :-shift]
+        values.append(np.abs(current - previous)[2:-2, 2:-2].mean())
+    return float(np.mean(values))
+
+
+# ----------------------------------------------------------------------------- recognising videos
+def test_is_video_by_content(tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", gray_clip(4))
+    renamed = tmp_path / "clip.png"
+    renamed.write_bytes(clip.read_bytes())
+    mkv = write_clip(tmp_path / "clip.mkv", gray_clip(4))
+    mkv_renamed = tmp_path / "noext"
+    mkv_renamed.write_bytes(mkv.read_bytes())
+
+    photo = save_rgb(tmp_path / "photo.png", synthetic_photo(32, 32))
+    fake_video = tmp_path / "photo.mp4"
+    fake_video.write_bytes(photo.read_bytes())
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    assert video.is_video(clip) and video.is_video(renamed) and video.is_video(mkv_renamed)
+    assert not video.is_video(photo)
+    assert not video.is_video(fake_video)
+    assert not video.is_video(garbage)
+    assert not video.is_video(tmp_path / "missing.mp4")
+
+
+def test_probe_video(tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", gray_clip(6, 48, 64), fps=12, audio=True)
+    info = video.probe_video(clip)
+    assert (info.frames, info.width, info.height, info.has_audio, info.codec) == (6, 64, 48, True, "h264")
+    assert info.fps == pytest.approx(12)
+    assert info.duration == pytest.approx(0.5, abs=0.1)
+
+
+def _bad_inputs(tmp_path):
+    clip = write_clip(tmp_path / "good.mp4", gray_clip(20, 48, 64))
+    data = clip.read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    audio_only = tmp_path / "audio.m4a"
+    with av.open(str(audio_only), "w", format="mp4") as output:
+        sound = output.add_stream("aac", rate=22050)
+        sound.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 22050, 0
+        for packet in [*sound.encode(frame), *sound.encode(None)]:
+            output.mux(packet)
+    zero = tmp_path / "zero.mkv"  # an mp4 without samples loses its track: "no video stream"
+    with av.open(str(zero), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        output.start_encoding()  # the header, and not one frame
+    assert zero.stat().st_size > 0
+    still = tmp_path / "still.mp4"
+    still.write_bytes(save_rgb(tmp_path / "still.png", synthetic_photo(32, 32)).read_bytes())
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    return {"truncated": truncated, "audio only": audio_only, "zero frames": zero, "still image": still,
+            "garbage": garbage, "empty": empty, "missing": tmp_path / "missing.mp4"}
+
+
+def test_bad_inputs_one_line_error_and_no_output(tmp_path):
+    for name, path in _bad_inputs(tmp_path).items():
+        with pytest.raises(ColorizeError) as probe_error:
+            video.probe_video(path)
+        target = tmp_path / f"out-{name.replace(' ', '_')}.mp4"
+        with pytest.raises(ColorizeError) as run_error:
+            run(path, target)
+        for error in (probe_error.value, run_error.value):
+            message = str(error)
+            assert "\n" not in message and message.startswith(str(path)), (name, message)
+        assert not target.exists(), name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".", "out-"))) == []
+
+
+@pytest.mark.parametrize("extension", ["mkv", "mp4"])
+def test_truncated_in_the_middle(tmp_path, extension):
+    """Cut after the header (the index at the front): found while decoding, no output left."""
+    clip = write_clip(tmp_path / f"clip.{extension}", pan_clip(40, 48, 64))
+    if extension == "mp4":  # move the index to the front, as for streaming
+        front = tmp_path / "front.mp4"
+        with av.open(str(clip)) as source, av.open(str(front), "w", options={"movflags": "faststart"}) as output:
+            stream = output.add_stream_from_template(source.streams.video[0])
+            for packet in source.demux(source.streams.video[0]):
+                if packet.dts is not None:
+                    packet.stream = stream
+                    output.mux(packet)
+        clip = front
+    data = clip.read_bytes()
+    truncated = tmp_path / f"truncated.{extension}"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ColorizeError, match="truncated"):
+        run(truncated, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_input_reasons(tmp_path):
+    reasons = {name: str(pytest.raises(ColorizeError, video.probe_video, path).value)
+               for name, path in _bad_inputs(tmp_path).items()}
+    assert "truncated" in reasons["truncated"]
+    assert "no video stream" in reasons["audio only"]
+    assert "no frames" in reasons["zero frames"] or "truncated" in reasons["zero frames"]
+    assert "still image" in reasons["still image"]
+    assert "not a video" in reasons["garbage"]
+    assert "empty" in reasons["empty"]
+    assert "not found" in reasons["missing"]
+
+
+# ----------------------------------------------------------------------------- what the output keeps
+def test_frames_size_fps_pts_and_lightness_kept(tmp_path):
+    # Variable frame rate: irregular pts in a 1/1000 time base.
+    pts = [0, 40, 80, 200, 240, 250, 400, 480, 520, 700]
+    frames = pan_clip(len(pts), 48, 64)
+    source = write_clip(tmp_path / "vfr.mp4", frames, fps=10, pts=pts, time_base=Fraction(1, 1000))
+    target = tmp_path / "out.mp4"
+    result = run(source, target, temporal=True)
+    assert result.frames == len(pts) and target.exists()
+    inputs, in_stream = decode_frames(source)
+    outputs, out_stream = decode_frames(target)
+    assert len(outputs) == len(inputs) == len(pts)
+    assert outputs[0][0].shape == (48, 64, 3)
+    assert float(out_stream.average_rate) == pytest.approx(float(in_stream.average_rate), rel=0.01)
+    times_in = [float(p * tb) for _, p, tb in inputs]
+    times_out = [float(p * tb) for _, p, tb in outputs]
+    assert times_out == pytest.approx(times_in, abs=1e-3)
+    assert times_in == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+    for (rgb_in, _, _), (rgb_out, _, _) in zip(inputs, outputs):
+        difference = np.abs(lightness_of(rgb_out) - lightness_of(rgb_in))
+        assert difference.mean() < 1.5, difference.mean()  # codec error only
+        assert rgb_out.std(axis=-1).mean() > 2  # it is coloured
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_audio_copied_unchanged_and_metadata(tmp_path):
+    source = write_clip(tmp_path / "sound.mp4", gray_clip(10), fps=10, audio=True,
+                        metadata={"title": "a test clip", "comment": "kept"})
+    target = tmp_path / "out.mp4"
+    assert run(source, target).audio == "copy"
+
+    def audio_packets(path):
+        with av.open(str(path)) as container:
+            return [(bytes(p), p.pts, p.duration) for p in container.demux(container.streams.audio[0])
+                    if p.size]
+
+    assert audio_packets(target) == audio_packets(source)
+    with av.open(str(target)) as container:
+        assert container.metadata.get("title") == "a test clip"
+        assert container.metadata.get("comment") == "kept"
+        codec = container.streams.audio[0].codec_context
+        assert (codec.name, codec.sample_rate) == ("aac", 22050)
+
+
+def test_audio_the_container_cannot_carry_is_transcoded(tmp_path):
+    source = tmp_path / "pcm.mkv"
+    with av.open(str(source), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        sound = output.add_stream("pcm_s16le", rate=8000)
+        sound.layout = "mono"
+        for index, rgb in enumerate(gray_clip(10)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+        for offset in range(0, 8000, 800):
+            tone = (3000 * np.sin(np.arange(offset, offset + 800) / 5)).astype(np.int16)[None]
+            frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 8000, offset
+            for packet in sound.encode(frame):
+                output.mux(packet)
+    target = tmp_path / "out.webm"  # WebM carries Opus / Vorbis only
+    with pytest.warns(UserWarning, match="cannot carry pcm_s16le"):
+        result = run(source, target)
+    assert result.frames == 10 and result.audio in ("libopus", "libvorbis", "opus", "vorbis")
+    with av.open(str(target)) as container:
+        assert container.streams.audio and container.streams.audio[0].codec_context.name in ("opus", "vorbis")
+        assert container.duration / av.time_base == pytest.approx(1.0, abs=0.2)
+
+
+def test_mkv_target_and_no_audio(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(5))
+    result = run(source, tmp_path / "out.mkv")
+    assert result.audio == "none"
+    assert len(decode_frames(tmp_path / "out.mkv")[0]) == 5
+
+
+# ----------------------------------------------------------------------------- temporal consistency
+@pytest.mark.parametrize("kind", ["static", "pan"])
+def test_temporal_reduces_flicker(tmp_path, kind):
+    frames = gray_clip(16, 64, 96) if kind == "static" else pan_clip(16, 64, 96)
+    source = write_clip(tmp_path / "clip.mp4", frames)
+    measured = {}
+    for temporal in (False, True):
+        composer = RecordingCompose()
+        run(source, tmp_path / f"out{temporal}.mp4", temporal=temporal, composer=composer,
+            predictor=FakePredictor(seed=3))
+        measured[temporal] = flicker(composer.abs, shift=0 if kind == "static" else 1)
+    assert measured[True] * 2 <= measured[False], measured
+
+
+def test_scene_cut_resets():
+    smoother = TemporalSmoother()
+    first = synthetic_photo(64, 96, seed=0).mean(-1).astype(np.float32) / 2.55
+    second = 100 - synthetic_photo(64, 96, seed=7).mean(-1).astype(np.float32) / 2.55
+    ab_first, ab_second = np.full((16, 24, 2), 30, np.float32), np.full((16, 24, 2), -30, np.float32)
+    smoother.step(first, ab_first)
+    blended = smoother.step(first, ab_second)  # same frame: the previous output weighs in
+    assert blended.mean() > -20
+    after_cut = smoother.step(second, ab_second)
+    assert np.allclose(after_cut, ab_second) and smoother.cuts == 1
+    smoother.reset()
+    assert np.allclose(smoother.step(first, ab_first), ab_first)
+
+
+def test_scene_cut_in_a_clip(tmp_path):
+    frames = gray_clip(6, 64, 96, seed=0) + [255 - f for f in gray_clip(6, 64, 96, seed=5)]
+    source = write_clip(tmp_path / "cut.mp4", frames)
+    result = run(source, tmp_path / "out.mp4", temporal=True)
+    assert result.cuts == 1
+
+
+# ----------------------------------------------------------------------------- parts and failures
+def test_start_end_trim(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", pan_clip(30, 48, 64), fps=10, audio=True)
+    target = tmp_path / "part.mp4"
+    result = run(source, target, start=1.0, end=2.0)
+    assert result.frames == 10
+    frames, _ = decode_frames(target)
+    assert len(frames) == 10
+    assert float(frames[0][1] * frames[0][2]) == pytest.approx(0.0, abs=1e-3)
+    with av.open(str(target)) as container:
+        assert container.streams.audio and container.duration / av.time_base == pytest.approx(1.0, abs=0.15)
+
+
+def test_failure_mid_run_leaves_no_file(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(20))
+    target = tmp_path / "out.mp4"
+    target_existing = tmp_path / "existing.mp4"
+    target_existing.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="predictor failed"):
+        run(source, target, predictor=FakePredictor(fail_after=9))
+    with pytest.raises(RuntimeError, match="predictor failed"):
+        run(source, target_existing, predictor=FakePredictor(fail_after=9))
+
+    def broken_compose(lightness, ab):
+        raise ValueError("compose failed")
+
+    with pytest.raises(ValueError, match="compose failed"):
+        run(source, target, composer=broken_compose)
+    assert not target.exists()
+    assert target_existing.read_bytes() == b"old"  # an earlier file under the name is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "existing.mp4"]
+
+
+def test_batches_and_progress(tmp_path, capsys):
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(9))
+    predictor = FakePredictor()
+    run(source, tmp_path / "out.mp4", predictor=predictor, batch_size=4, progress=True)
+    assert predictor.frames == 9 and predictor.calls == 3
+    assert "frame" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bundled_default_on_a_tiny_clip(tmp_path):
+    from colorize.bundled import bundled_model
+    from colorize.inference import load_colorizer, predict_ab
+
+    colorizer = load_colorizer(bundled_model(), engine="auto")
+    source = write_clip(tmp_path / "clip.mp4", pan_clip(8, 96, 128))
+    target = tmp_path / "out.mp4"
+    result = video.colorize_video(source, target, lambda ls: predict_ab(colorizer, ls), compose, progress=False)
+    assert result.frames == 8
+    frames, _ = decode_frames(target)
+    assert len(frames) == 8 and frames[0][0].shape == (96, 128, 3)
