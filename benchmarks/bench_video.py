@@ -20,7 +20,7 @@ video decoded back and measured:
   between consecutive output frames after warping the previous one onto the current one with the
   optical flow of the TRUE colour frames (DIS, medium preset), occluded pixels (forward-backward
   check) left out, and the frame pair across a cut as well. The truth's own warping error is the floor;
-* AuC (colorize.metrics.auc, Zhang et al.) of every output frame against the true colours, averaged;
+* AuC (colorize.evaluation.metrics.auc, Zhang et al.) of every output frame against the true colours, averaged;
 * speed: end-to-end frames/s of colorize_video at 640x360 and 1280x720 (temporal on), against the
   network-alone frames/s (predict_ab on the same frames, batches of 4), with predict_ab's mirror
   test-time augmentation (the default, twice the network work) and without;
@@ -133,7 +133,7 @@ def make_clip(kind, photos, count, height, width):
 def gray_of(rgb, noise=0.0, rng=None):
     """The gray frame a camera without colour would record: L of the truth (plus noise), as gray RGB."""
     from colorize import color
-    from colorize.inference import lightness_of
+    from colorize.predict.pipeline import lightness_of
 
     lightness = lightness_of(rgb)
     if noise:
@@ -219,8 +219,8 @@ def warping_errors(abs_, flows, cut=None):
 
 
 def evaluate(truth, gray_path, out_dir, predict, temporal, name):
-    from colorize.inference import compose
-    from colorize.metrics import auc
+    from colorize.predict.pipeline import compose
+    from colorize.evaluation.metrics import auc
     from colorize.predict.video import colorize_video
 
     target = out_dir / f"{name}-{'temporal' if temporal else 'frame'}.mp4"
@@ -234,7 +234,7 @@ def evaluate(truth, gray_path, out_dir, predict, temporal, name):
 
 
 def network_fps(predict, frames, batch=4):
-    from colorize.inference import lightness_of
+    from colorize.predict.pipeline import lightness_of
 
     lightness = [lightness_of(rgb) for rgb in frames]
     predict(lightness[:batch])  # warm-up
@@ -245,7 +245,7 @@ def network_fps(predict, frames, batch=4):
 
 
 def speed(predict, photo, out_dir, height, width, count):
-    from colorize.inference import compose
+    from colorize.predict.pipeline import compose
     from colorize.predict.video import colorize_video
 
     truth = pan(photo, count, height, width, step=4)
@@ -258,8 +258,9 @@ def speed(predict, photo, out_dir, height, width, count):
 
 def memory_run(path, minutes, fps):
     """In THIS process: write a long 720p gray clip, colorize it, print the peak RSS (JSON)."""
-    from colorize.bundled import bundled_model
-    from colorize.inference import compose, load_colorizer, predict_ab
+    from colorize.models.presets import bundled_model
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import compose, predict_ab
     from colorize.predict.video import colorize_video
 
     colorizer = load_colorizer(bundled_model(), engine="auto")
@@ -293,7 +294,7 @@ def current_rss():
 
 
 def _photos_for_memory():
-    from colorize.bundled import samples_folder
+    from colorize.models.presets import samples_folder
 
     return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(samples_folder().glob("*.jpg"))]
 
@@ -379,8 +380,9 @@ def main(argv=None):
     if args.memory_run:
         return memory_run(args.memory_run, args.long_minutes, args.long_fps)
 
-    from colorize.bundled import bundled_model
-    from colorize.inference import load_colorizer, predict_ab
+    from colorize.models.presets import bundled_model
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import predict_ab
 
     colorizer = load_colorizer(bundled_model(), engine="auto")
     print(f"model: {bundled_model().name} on {type(colorizer).__name__}, photos: {args.photos or 'bundled samples'}")

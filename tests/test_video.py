@@ -12,7 +12,7 @@ import pytest
 av = pytest.importorskip("av")
 
 from colorize.errors import ColorizeError  # noqa: E402
-from colorize.inference import compose, lightness_of  # noqa: E402
+from colorize.predict.pipeline import compose, lightness_of  # noqa: E402
 from colorize.predict import video  # noqa: E402
 from colorize.predict.temporal import TemporalSmoother  # noqa: E402
 
@@ -254,7 +254,8 @@ def test_frames_size_fps_pts_and_lightness_kept(tmp_path):
     outputs, out_stream = decode_frames(target)
     assert len(outputs) == len(inputs) == len(pts)
     assert outputs[0][0].shape == (48, 64, 3)
-    assert float(out_stream.average_rate) == pytest.approx(float(in_stream.average_rate), rel=0.01)
+    if in_stream.average_rate is not None:  # FFmpeg may leave a variable-rate stream's average unset
+        assert float(out_stream.average_rate) == pytest.approx(float(in_stream.average_rate), rel=0.01)
     times_in = [float(p * tb) for _, p, tb in inputs]
     times_out = [float(p * tb) for _, p, tb in outputs]
     assert times_out == pytest.approx(times_in, abs=1e-3)
@@ -399,8 +400,9 @@ def test_batches_and_progress(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_bundled_default_on_a_tiny_clip(tmp_path):
-    from colorize.bundled import bundled_model
-    from colorize.inference import load_colorizer, predict_ab
+    from colorize.models.presets import bundled_model
+    from colorize.predict.engine import load_colorizer
+    from colorize.predict.pipeline import predict_ab
 
     colorizer = load_colorizer(bundled_model(), engine="auto")
     source = write_clip(tmp_path / "clip.mp4", pan_clip(8, 96, 128))

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from colorize.errors import ColorizeError
-from colorize.inference import lightness_of
+from colorize.predict.pipeline import lightness_of
 
 # Container signatures (first bytes): ISO BMFF (mp4, mov, m4v, 3gp) has "ftyp" at offset 4;
 # Matroska / WebM start with the EBML magic; AVI is a RIFF file of form type "AVI ".
