@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorize.errors import ColorizeError
+from colorize.errors import ColorizeError, one_line
 from colorize.predict.pipeline import lightness_of
 
 # Container signatures (first bytes): ISO BMFF (mp4, mov, m4v, 3gp) has "ftyp" at offset 4;
@@ -100,11 +100,6 @@ def _is_image_format(container):
     return bool(names & _IMAGE_FORMATS) or any(name.endswith("_pipe") for name in names)
 
 
-def _one_line(error):
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:160]
-
-
 def is_video(path):
     """Whether ``path`` holds a video, judged by its content, not its extension.
 
@@ -151,7 +146,7 @@ def _open_input(path):
         container = av.open(str(path))
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as error:
         if _magic_is_video(head):
-            raise ColorizeError(path, f"truncated or corrupt video file ({_one_line(error)})") from None
+            raise ColorizeError(path, f"truncated or corrupt video file ({one_line(error, 160)})") from None
         raise ColorizeError(path, "not a video (unrecognised content)") from None
     if _is_image_format(container):
         container.close()
@@ -190,7 +185,7 @@ def probe_video(path):
                 first = frame
                 break
         except av.FFmpegError as error:
-            raise ColorizeError(path, f"cannot decode the video stream ({codec}: {_one_line(error)})") from None
+            raise ColorizeError(path, f"cannot decode the video stream ({codec}: {one_line(error, 160)})") from None
         if first is None:
             if stream.frames:  # the index promises frames that are not there
                 raise ColorizeError(path, f"truncated or corrupt video file (no decodable frame of {stream.frames})")
@@ -366,7 +361,7 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         try:
             output = av.open(str(partial), "w", format=_format_for(target))
         except (av.FFmpegError, ValueError) as error:
-            raise ColorizeError(target, f"cannot write this kind of video ({_one_line(error)})") from None
+            raise ColorizeError(target, f"cannot write this kind of video ({one_line(error, 160)})") from None
         _copy_metadata(container, output)
         video_out = _add_video_stream(output, video_in, info.width, info.height, crf)
         audio_plans, audio_mode = _add_audio_streams(output, audio_in)
@@ -463,7 +458,7 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
             pass
         except av.FFmpegError as error:
             errors.append(ColorizeError(source, f"truncated or corrupt video (decoding failed after frame {index}: "
-                                                f"{_one_line(error)})"))
+                                                f"{one_line(error, 160)})"))
             stop.set()
         except BaseException as error:  # noqa: BLE001 - handed to the calling thread
             errors.append(error)

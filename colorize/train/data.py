@@ -242,7 +242,32 @@ def epoch_order(count, shuffle, seed, epoch, balance=None, draws=None):
     return rng.choice(count, size=draws, replace=True, p=weights / weights.sum())
 
 
-class LabBatches(keras.utils.PyDataset):
+class _EpochBatches(keras.utils.PyDataset):
+    """What every batch sequence shares: the epoch's photo order (shuffled, class-balanced, shortened),
+    its length in batches, and a new order after every epoch."""
+
+    def _start_epochs(self, count, batch_size, shuffle, seed, balance, epoch_photos):
+        self.count = count
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.balance = balance
+        self.epoch_photos = epoch_photos
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        return epoch_order(self.count, self.shuffle, self.seed, self.epoch, self.balance, self.epoch_photos)
+
+    def __len__(self):
+        return math.ceil(len(self._order) / self.batch_size)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._make_order()
+
+
+class LabBatches(_EpochBatches):
     """Batches of (L, ab) (see :func:`to_l_ab_batch`) from a uint8 image array.
 
     Args:
@@ -268,20 +293,8 @@ class LabBatches(keras.utils.PyDataset):
             raise ValueError(f"{len(labels)} labels for {len(images)} images")
         self.images = images
         self.labels = labels
-        self.batch_size = int(batch_size)
         self.augment = augment
-        self.shuffle = shuffle
-        self.seed = seed
-        self.balance = balance
-        self.epoch_photos = epoch_photos
-        self.epoch = 0
-        self._order = self._make_order()
-
-    def _make_order(self):
-        return epoch_order(len(self.images), self.shuffle, self.seed, self.epoch, self.balance, self.epoch_photos)
-
-    def __len__(self):
-        return math.ceil(len(self._order) / self.batch_size)
+        self._start_epochs(len(images), batch_size, shuffle, seed, balance, epoch_photos)
 
     def __getitem__(self, index):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -292,12 +305,8 @@ class LabBatches(keras.utils.PyDataset):
         lightness, ab = to_l_ab_batch(batch)
         return (lightness, ab) if self.labels is None else (lightness, (ab, self.labels[chosen]))
 
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._make_order()
 
-
-class FeatureBatches(keras.utils.PyDataset):
+class FeatureBatches(_EpochBatches):
     """Batches of ([L, *frozen encoder features], ab) for training the part of a model after its encoder.
 
     A frozen pretrained encoder gives the same features every epoch, so they
@@ -324,17 +333,10 @@ class FeatureBatches(keras.utils.PyDataset):
         super().__init__(**kwargs)
         if len(images) == 0:
             raise ValueError("no images to make batches from")
-        self.count = len(images)
-        self.batch_size = int(batch_size)
         self.flip = flip
-        self.shuffle = shuffle
-        self.seed = seed
-        self.balance = balance
-        self.epoch_photos = epoch_photos
-        self.epoch = 0
         # The photos themselves are not kept: their Lab is (the caller may drop them).
         self.features = self._encode(images, encoder, progress, description)
-        self._order = self._make_order()
+        self._start_epochs(len(images), batch_size, shuffle, seed, balance, epoch_photos)
 
     def _encode(self, images, encoder, progress, description, chunk=64):
         """Lab of every photo and the encoder's outputs, once: float16 arrays, batch-first."""
@@ -357,12 +359,6 @@ class FeatureBatches(keras.utils.PyDataset):
                 target[start : start + len(output)] = output
         return stored
 
-    def _make_order(self):
-        return epoch_order(self.count, self.shuffle, self.seed, self.epoch, self.balance, self.epoch_photos)
-
-    def __len__(self):
-        return math.ceil(len(self._order) / self.batch_size)
-
     def __getitem__(self, index):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         arrays = [self.lightness[chosen], self.ab[chosen]] + [f[chosen] for f in self.features]
@@ -374,10 +370,6 @@ class FeatureBatches(keras.utils.PyDataset):
                     array[mirrored] = array[mirrored, :, ::-1]
         lightness, ab, *features = arrays
         return tuple([lightness] + features), ab
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._make_order()
 
 
 def write_split_list(folders, split, list_path, fractions=DEFAULT_FRACTIONS, seed=0):
