@@ -48,10 +48,10 @@ PLAN = [
     ("fsync", r"\.partial\.weights\.h5$", 1, "start"),  # inside a backup write
     ("replace-before", r"^epoch-\d+\.weights\.h5$", 1, "start"),  # backup written, not renamed
     ("replace-before", r"^epoch-\d+\.json$", 1, "start"),  # backup renamed, no record yet
-    ("fsync", r"^\.epoch-\d+\.json\..*\.partial$", 1, "start"),  # inside the record write
+    ("fsync", r"^\.epoch-\d+\.json\..*\.tmp$", 1, "start"),  # inside the record write
     ("replace-after", r"^epoch-\d+\.json$", 1, "start"),  # committed, log not yet rewritten
-    ("fsync", r"_log\.csv\..*\.partial$", 1, "start"),  # inside the resume's log repair
-    ("fsync", r"_settings\.json\..*\.partial$", 1, "start"),  # inside the resume's settings write
+    ("fsync", r"_log\.csv\..*\.tmp$", 1, "start"),  # inside the resume's log repair
+    ("fsync", r"_settings\.json\..*\.tmp$", 1, "start"),  # inside the resume's settings write
     ("replace-after", r"_log\.csv$", 1, "epoch"),  # log row written, best model not yet
     ("fsync", r"^\.m\.partial\.keras$", 1, "start"),  # inside the best-model (re-)save
     ("replace-after", r"^m\.keras$", 1, "epoch"),  # best model written, plot not yet

@@ -335,7 +335,7 @@ register(
         model_options=(
             Option("--width", float, 0.25, _WIDTH_HELP + " (1.0: the paper's channels)", **_POSITIVE),
             Option("--global-size", int, 128, "side of the fixed-size resize the global path sees, a multiple of "
-                   "32 (paper: 224)", minimum=32),
+                   "32 (paper: 224)", minimum=1),
         ),
         train_options=(
             Option("--class-weight", float, 1 / 300, "alpha: weight of the class cross-entropy beside the ab MSE "
@@ -345,7 +345,6 @@ register(
         ),
         defaults={"size": 64, "lr": 1e-3},
         tiny={"width": 0.0625, "global_size": 32},
-        checks=((lambda values: values.get("global_size", 128) % 32 == 0, "--global-size must be a multiple of 32"),),
     )
 )
 

@@ -314,7 +314,7 @@ def _partial_name(target):
 
 
 def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, start=None, end=None, progress=True,
-                   batch_size=DEFAULT_BATCH, smoother=None, crf=DEFAULT_CRF, queue_size=DEFAULT_QUEUE):
+                   batch_size=DEFAULT_BATCH, smoother=None, crf=DEFAULT_CRF, queue_size=DEFAULT_QUEUE, replace=True):
     """Colorize the video ``source`` into ``target`` (the container from its extension).
 
     Args:
@@ -327,6 +327,8 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
             starts at 0.
         progress: a tqdm bar on stderr (frames/s, time left).
         crf: quality of the H.264 encoder (lower: better, bigger).
+        replace: an existing ``target`` is replaced; False: FileExistsError instead (the finished clip is
+            linked to its name, which fails on any existing file, even one another process made meanwhile).
 
     Returns a :class:`VideoResult`. Raises ColorizeError(path, reason) for a bad source (see
     :func:`probe_video`) or target; any error of predict_ab_fn / compose_fn propagates unchanged.
@@ -372,7 +374,11 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         container.close()
         if count == 0:
             raise ColorizeError(source, "no frames in the selected part" if (start or end) else "no frames")
-        os.replace(partial, target)
+        if replace:
+            os.replace(partial, target)
+        else:
+            os.link(partial, target)
+            partial.unlink()
     except BaseException:
         if output is not None:
             try:

@@ -1,0 +1,95 @@
+"""Video inputs of the colorize command: each clip becomes OUTPUT/NAME.mp4 (see :mod:`colorize.predict.video`).
+
+Photos and clips may be mixed in one run; clips are colorized after the photos, one at a time (each
+already keeps both cores busy: decoding, the network and encoding overlap).
+"""
+
+import sys
+from pathlib import Path
+
+from colorize.errors import ColorizeError, one_line
+
+# Extensions looked at inside folders (a file named on the command line is recognised by content).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
+OUTPUT_SUFFIX = ".mp4"
+
+
+def list_videos(folder):
+    """Video files inside ``folder`` (recursive), sorted; by extension, then confirmed by content."""
+    from colorize.predict.video import is_video
+
+    found = [path for path in sorted(Path(folder).rglob("*")) if path.suffix.lower() in VIDEO_SUFFIXES]
+    return [path for path in found if path.is_file() and is_video(path)]
+
+
+def add_video_options(parser):
+    """--no-temporal, --start, --end on a colorize parser."""
+    group = parser.add_argument_group("video inputs (mp4, mov, mkv, avi, webm: each becomes OUTPUT/NAME.mp4)")
+    group.add_argument("--no-temporal", dest="temporal", action="store_false",
+                       help="colorize each frame on its own; by default colours follow the content from frame to "
+                       "frame (optical flow) and start afresh at scene cuts, which removes flicker")
+    group.add_argument("--start", type=_seconds, default=None, metavar="SECONDS",
+                       help="colorize from this time of each clip on (the output starts there)")
+    group.add_argument("--end", type=_seconds, default=None, metavar="SECONDS", help="colorize up to this time")
+
+
+def _seconds(text):
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def colorize_clip(path, target, colorizer, args):
+    """Colorize one clip into ``target`` (never replacing a file unless --overwrite). Returns the VideoResult.
+
+    Video runs the network once per frame without the mirrored pass (``--no-mirror`` for photos): the
+    temporal blending already averages each colour over frames, and video needs the speed.
+    """
+    from colorize.predict.pipeline import compose, predict_ab
+    from colorize.predict.video import colorize_video
+
+    temperature = getattr(args, "temperature", None)
+    mirror = getattr(args, "mirror_video", False)
+
+    def predict(lightness_list):
+        return predict_ab(colorizer, lightness_list, size=args.size, temperature=temperature, mirror=mirror)
+
+    def join(lightness, ab):
+        return compose(lightness, ab, upsample=getattr(args, "upsample", None))
+
+    return colorize_video(path, target, predict, join, temporal=args.temporal, start=args.start, end=args.end,
+                          progress=not args.quiet, replace=args.overwrite)
+
+
+def run_video_jobs(jobs, colorizer, args, prog, claim, say):
+    """Colorize each (path, relative output name) clip; report and skip bad ones. Returns (written, failed).
+
+    ``claim(relative)`` gives the output path for a relative name (the run's naming rules);
+    ``say(text)`` prints a progress line.
+    """
+    written = failed = 0
+    for path, relative in jobs:
+        target = claim(relative.with_suffix(OUTPUT_SUFFIX))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            result = colorize_clip(path, target, colorizer, args)
+        except ColorizeError as error:
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        except (OSError, ValueError) as error:
+            print(f"{prog}: error: {target}: cannot write ({one_line(error)})", file=sys.stderr)
+            failed += 1
+            continue
+        written += 1
+        if not args.quiet:
+            say(f"{path} -> {target} ({result.frames} frames, {result.fps:.1f} frames/s, "
+                f"{result.cuts} scene cut(s), audio: {result.audio})")
+    return written, failed
