@@ -17,16 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_script, save_rgb, synthetic_photo
-
-
-def _call(capsys, command, argv):
-    """Run a command's entry point in this process -> (status, stdout, stderr); argparse's exits included."""
-    try:
-        status = command([str(a) for a in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+from conftest import call_entry as _call
 
 
 def _colorize(capsys, *argv):
