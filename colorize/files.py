@@ -173,13 +173,26 @@ def current_umask():
 def unwritable_folder_reason(folder):
     """Why files cannot be created in ``folder`` (made if missing): a one-line reason, or None when they can.
 
-    Walks up to the nearest existing ancestor, which must be a writable folder.
+    Walks up to the nearest existing ancestor, which must be a writable folder
+    on a writable file system. Permissions alone do not tell (root passes
+    every permission check, and /proc or /sys refuse new files whatever they
+    say), so a hidden file is created there and removed at once.
     """
     existing = Path(folder).absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         return f"{existing} is a file, not a folder"
+    with contextlib.suppress(OSError, AttributeError):
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:
+            return f"{existing} is on a read-only file system"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"cannot write in {existing} (permission denied)"
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=existing, prefix=".colorize-probe.", suffix=TEMPORARY_SUFFIX)
+    except OSError as error:
+        return f"cannot create files in {existing} ({error.strerror or error})"
+    os.close(descriptor)
+    with contextlib.suppress(OSError):
+        os.remove(probe)
     return None

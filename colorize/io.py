@@ -899,7 +899,11 @@ def write_png(path, rgb):
     The PNG is encoded in memory and moved into place only when complete, so a
     failure never leaves a partial file and never touches an existing one.
     """
-    path = Path(path)
+    write_bytes_atomic(path, encode_png(rgb, path))
+
+
+def encode_png(rgb, path="<image>"):
+    """uint8 RGB (H, W, 3) -> PNG bytes (``path`` only names the image in the error)."""
     # Huffman-only deflate: for photographs about 2.7x faster than the default
     # with files within 2% of its size (measured on the bundled samples).
     ok, encoded = cv2.imencode(
@@ -909,4 +913,4 @@ def write_png(path, rgb):
     )
     if not ok:
         raise ColorizeError(path, "could not encode the PNG")
-    write_bytes_atomic(path, encoded.tobytes())
+    return encoded.tobytes()

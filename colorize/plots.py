@@ -32,12 +32,11 @@ def _new_figure(width_in, height_in):
     return figure
 
 
-def _save(figure, png_path):
-    """Render ``figure`` to PNG bytes in memory, then write them atomically."""
+def _save(figure, png_path, write=None):
+    """Render ``figure`` to PNG bytes in memory, then write them atomically (``write(path, data)``: another way)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
-    write_bytes_atomic(png_path, buffer.getvalue())
-    return Path(png_path)
+    return Path((write or write_bytes_atomic)(png_path, buffer.getvalue()))
 
 
 def _as_display(image):
@@ -208,12 +207,13 @@ def temperature_sweep(results, png_path):
     return _save(figure, png_path)
 
 
-def compare_figure(gray, colorized, original, png_path):
+def compare_figure(gray, colorized, original, png_path, write=None):
     """Side by side input | colorized | original (the original panel only when given) -> PNG.
 
     ``gray``: the input, gray (H, W) or RGB (a colour input is shown as its
     grayscale, which is what the model saw); ``colorized``: uint8 RGB;
-    ``original``: uint8 RGB or None. Returns the PNG path.
+    ``original``: uint8 RGB or None. ``write(path, data)``: how the PNG's bytes
+    are written (default: atomically replacing); returns the path it wrote.
     """
     gray = np.asarray(gray)
     if gray.ndim == 3 and gray.shape[-1] == 3:
@@ -231,4 +231,4 @@ def compare_figure(gray, colorized, original, png_path):
     for axis, (image, title) in zip(axes, panels):
         _show(axis, image, title)
     figure.tight_layout(pad=0.3)
-    return _save(figure, png_path)
+    return _save(figure, png_path, write)

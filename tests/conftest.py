@@ -71,6 +71,16 @@ def tiny_models(tmp_path_factory):
     return paths
 
 
+def call_entry(capsys, command, argv):
+    """Run a command's entry point in this process -> (status, stdout, stderr); argparse's exits included."""
+    try:
+        status = command([str(a) for a in argv])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def run_script(script, *args, cwd=None, timeout=300):
     """Run one of the repository's scripts in a subprocess; returns CompletedProcess."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))

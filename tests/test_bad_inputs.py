@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, make_tiny_colorizer, run_script, save_rgb, synthetic_photo
+from conftest import call_entry as _call
 
 KEEP = b"an earlier output, never to be touched"
 
@@ -38,14 +39,6 @@ def bad_models(tmp_path_factory):
     return {"nan": folder / "nan.keras", "overflow": folder / "overflow.keras"}
 
 
-def _call(capsys, command, argv):
-    """Run a command's entry point in this process -> (status, stdout, stderr); argparse's exits included."""
-    try:
-        status = command([str(a) for a in argv])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def _files(folder):

@@ -17,6 +17,7 @@ messages are not).
 """
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -102,7 +103,8 @@ def build_colorize_parser(script=None):
     parser.add_argument("--output", "-o", default="colorized", metavar="DIR", help="folder for the colorized PNGs")
     parser.add_argument(
         "--model", "-m", default=None, metavar="FILE",
-        help=f"a trained .keras colorizer (default: the bundled {spec['model']} model)",
+        help=f"a trained colorizer: a .keras file or its compiled .lite copy (default: the bundled {spec['model']} "
+        "model)",
     )
     parser.add_argument(
         "--size", type=_size, default=None,
@@ -139,17 +141,21 @@ def build_colorize_parser(script=None):
     parser.add_argument("--compare", action="store_true", help="also write NAME_compare.png: input | colorized | original")
     parser.add_argument(
         "--overwrite", action="store_true",
-        help="replace existing outputs (default: keep them and write NAME-1.png, NAME-2.png, ...)",
+        help="replace existing outputs (default: keep them and write NAME-1.png, NAME-2.png, ...); an input is "
+        "never replaced: an output whose name is an input's gets the next free NAME-k.png",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file messages")
     return parser
 
 
-def collect_inputs(paths):
+def collect_inputs(paths, output=None):
     """PATH arguments -> list of (input path, output relative name) and a list of errors.
 
     Files keep their stem; files found in a folder keep their sub-folder
     relative to it, so two ``x.jpg`` in different sub-folders never collide.
+    ``output``: the run's output folder; when it lies inside a folder given,
+    nothing under it is taken from that folder (a second run over ``.`` does
+    not colorize the first run's results again).
     """
     from colorize.io import list_images
 
@@ -157,13 +163,23 @@ def collect_inputs(paths):
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = list_images(path)
+            found = [f for f in list_images(path) if not _inside_output(f, path, output)]
             if not found:
                 errors.append(ColorizeError(path, "folder contains no image files"))
             jobs.extend((f, f.relative_to(path).with_suffix(".png")) for f in found)
         else:  # a file, or a missing path that read_image reports in one line
             jobs.append((path, Path(path.stem + ".png")))
     return jobs, errors
+
+
+def _inside_output(found, folder, output):
+    """True when ``found`` (a file in ``folder``) lies under ``output``, itself strictly inside ``folder``."""
+    if output is None:
+        return False
+    folder, output = Path(os.path.realpath(folder)), Path(os.path.realpath(output))
+    if output == folder or folder not in output.parents:
+        return False
+    return output in Path(os.path.realpath(found)).parents
 
 
 def _load_model(args, script):
@@ -192,6 +208,15 @@ def colorize_command(script=None, argv=None):
     args = parser.parse_args(argv)
     args.mirror = getattr(args, "mirror", True)  # --no-mirror's default is kept out of --help
     prog = parser.prog
+    counts = {"written": 0, "failed": 0}
+    try:
+        return _colorize(args, script, prog, counts)
+    except KeyboardInterrupt:  # Ctrl-C: what was written is complete (run_jobs waited for its writes)
+        print(f"{prog}: interrupted: {counts['written']} written", file=sys.stderr)
+        return 130
+
+
+def _colorize(args, script, prog, counts):
     from colorize.models.presets import samples_folder
 
     paths = args.paths or [str(samples_folder())]
@@ -205,7 +230,7 @@ def colorize_command(script=None, argv=None):
     except ColorizeError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    jobs, errors = collect_inputs(paths)
+    jobs, errors = collect_inputs(paths, args.output)
     for error in errors:
         print(f"{prog}: error: {error}", file=sys.stderr)
     jobs, repeated = _drop_repeated(jobs)
@@ -213,7 +238,7 @@ def colorize_command(script=None, argv=None):
         if not args.quiet:
             print(f"{prog}: note: {path}: given more than once, colorized once", file=sys.stderr)
     stdout = StdoutLines()
-    written, failed = run_jobs(jobs, colorizer, args, prog, stdout)
+    written, failed = run_jobs(jobs, colorizer, args, prog, stdout, counts)
     if not args.quiet:
         stdout.say(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
     if stdout.error is not None:
@@ -226,6 +251,8 @@ def _output_problem(output):
     """Why ``output`` cannot be the folder of the colorized PNGs (None when it can)."""
     from colorize.files import unwritable_folder_reason
 
+    if not output.strip():
+        return "an empty name; give a folder (. for the current one)"
     path = Path(output)
     if path.exists() and not path.is_dir():
         return "exists and is not a folder"
@@ -254,7 +281,7 @@ def main(argv=None):
 
 
 def _load_batch(batch):
-    """[(path, relative)] -> [(path, relative, uint8 RGB or ColorizeError, L or None)].
+    """[(path, key)] -> [(path, key, uint8 RGB or ColorizeError, L or None, notes)].
 
     Runs in a worker thread: decoding and the lightness of the next batch
     overlap with the network's work on the current one.
@@ -263,54 +290,133 @@ def _load_batch(batch):
     from colorize.io import read_image
 
     loaded = []
-    for path, relative in batch:
+    for path, key in batch:
+        notes = []  # the reader's remarks (transparency composited, sample values stretched, ...)
         try:
-            image = read_image(path)
-            loaded.append((path, relative, image, lightness_of(image)))
+            image = read_image(path, notes=notes)
+            loaded.append((path, key, image, lightness_of(image), notes))
         except ColorizeError as error:
-            loaded.append((path, relative, error, None))
+            loaded.append((path, key, error, None, notes))
     return loaded
 
 
-def _finish(image, lightness, ab_small, target, compare, upsample=None):
-    """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread."""
+def _finish(image, lightness, ab_small, relative, planned, targets, upsample=None):
+    """Compose full-res RGB and write it (and the comparison figure); runs in a worker thread.
+
+    ``planned``: (colorized path, figure path or None) from :meth:`_Targets.claim`. Each file is
+    created exclusively: when another process took a name meanwhile, the next free one is used.
+    Returns the colorized PNG's path.
+    """
     from colorize.predict.pipeline import compose
-    from colorize.io import is_grayscale, write_png
+    from colorize.io import encode_png, is_grayscale
 
     result = compose(lightness, ab_small, upsample=upsample)
-    write_png(target, result)
-    if compare:
+    data = encode_png(result)
+    target, figure = planned
+    while True:
+        try:
+            targets.write(target, data)
+            break
+        except FileExistsError:
+            target, figure = targets.claim(relative, figure is not None)
+    if figure is not None:
         from colorize.plots import compare_figure
 
         original = None if is_grayscale(image) else image
-        compare_figure(image, result, original, target.with_name(target.stem + "_compare.png"))
+        compare_figure(image, result, original, figure, write=targets.write_figure)
+    return target
 
 
 class _Targets:
-    """Output names: never an existing file (unless --overwrite), never one name twice in a run."""
+    """Output names for a whole run, decided before anything is written.
 
-    def __init__(self, output, overwrite):
+    Colorized PNGs and comparison figures share one namespace: no name is
+    given out twice, none is an input (compared by real path, through links,
+    and by file identity), and without --overwrite none exists already.
+    Files are created exclusively (:func:`colorize.files.write_bytes_new`), so
+    parallel runs into one folder each keep every result; --overwrite replaces
+    (atomically) only files that are not inputs.
+    """
+
+    def __init__(self, output, overwrite, inputs=()):
+        import threading
+
         self.output, self.overwrite, self.taken = Path(output), overwrite, set()
+        self.inputs = {os.path.realpath(path) for path in inputs}
+        self.input_ids = set()
+        for path in inputs:
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            self.input_ids.add((info.st_dev, info.st_ino))
+        self.lock = threading.Lock()
 
-    def claim(self, relative):
-        target = self.output / relative
-        index = 0
-        while target in self.taken or (
-            not self.overwrite and (target.exists() or target.with_name(target.stem + "_compare.png").exists())
-        ):
-            index += 1
-            target = self.output / relative.with_name(f"{relative.stem}-{index}{relative.suffix}")
-        self.taken.add(target)
-        return target
+    def is_input(self, path):
+        """True when writing ``path`` would write onto an input (the same file, through any link)."""
+        if os.path.realpath(path) in self.inputs:
+            return True
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) in self.input_ids
+
+    def _free(self, path):
+        return (
+            os.path.realpath(path) not in self.taken
+            and not self.is_input(path)
+            and (self.overwrite or not os.path.lexists(path))
+        )
+
+    def _first_free(self, names):
+        """names(index) -> list of paths; the first index whose paths are all free, taken."""
+        with self.lock:
+            index = 0
+            while not all(self._free(path) for path in names(index)):
+                index += 1
+            chosen = names(index)
+            self.taken.update(os.path.realpath(path) for path in chosen)
+            return chosen
+
+    def claim(self, relative, compare=False):
+        """(OUTPUT/NAME.png, OUTPUT/NAME_compare.png or None), else NAME-1, NAME-2, ... for both."""
+        def names(index):
+            stem = relative.stem if index == 0 else f"{relative.stem}-{index}"
+            return [self.output / relative.with_name(stem + suffix) for suffix in (".png", "_compare.png")[: 1 + compare]]
+
+        chosen = self._first_free(names)
+        return chosen[0], (chosen[1] if compare else None)
+
+    def write(self, path, data):
+        """Write ``path`` (bytes): exclusively, or with --overwrite replacing a non-input. FileExistsError: taken."""
+        from colorize.files import write_bytes_atomic, write_bytes_new
+
+        if self.overwrite and not self.is_input(path):
+            return write_bytes_atomic(path, data)
+        return write_bytes_new(path, data)
+
+    def write_figure(self, path, data):
+        """:meth:`write` for a figure; when its name was taken meanwhile, NAME_compare-k.png."""
+        path = first = Path(path)
+        while True:
+            try:
+                return self.write(path, data)
+            except FileExistsError:
+                path = self._first_free(lambda index: [first.with_name(f"{first.stem}-{index + 1}.png")])[0]
 
 
-def run_jobs(jobs, colorizer, args, prog, stdout=None):
+def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
     """Colorize ``jobs`` in batches; report and skip bad files. Returns (written, failed).
 
+    Every output name is decided before the first write (:class:`_Targets`).
     Reading the next batch and composing/writing the finished one run in
     worker threads (OpenCV and NumPy release the GIL) while the network works
     on the current batch, so file handling does not dominate folder runs.
-    ``stdout``: a :class:`StdoutLines` for the per-file lines.
+    ``stdout``: a :class:`StdoutLines` for the per-file lines. ``counts``: a
+    dict kept up to date with "written" and "failed" (read after a
+    KeyboardInterrupt, which is raised again once the writes under way are
+    complete and the ones not started are dropped).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -322,18 +428,25 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
     temperature = getattr(args, "temperature", None)
     show_bar = not args.quiet and len(jobs) > 1
     bar = tqdm(total=len(jobs), unit="img", desc="colorizing", disable=not show_bar)
-    targets = _Targets(args.output, args.overwrite)
-    counts = {"written": 0, "failed": 0}
+    targets = _Targets(args.output, args.overwrite, [path for path, _ in jobs])
+    planned = [targets.claim(relative, args.compare) for _, relative in jobs]
+    counts = counts if counts is not None else {}
+    counts.update(written=0, failed=0)
     stdout = stdout or StdoutLines()
 
-    def report(message):
-        tqdm.write(f"{prog}: error: {message}", file=sys.stderr)
-        counts["failed"] += 1
+    def report(message, kind="error"):
+        if kind == "error":
+            counts["failed"] += 1
+        elif args.quiet:
+            return
+        tqdm.write(f"{prog}: {kind}: {message}", file=sys.stderr)
 
-    def collect(pending):
+    def collect(pending, interrupted=False):
         for path, target, future in pending:
+            if interrupted and (future.cancelled() or not future.done()):
+                continue
             try:
-                future.result()
+                target = future.result()
             except Exception as error:  # one line per file, whatever failed (disk full, a figure)
                 report(f"{target}: cannot write ({one_line(error)})")
             else:
@@ -342,35 +455,56 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
                     stdout.say(f"{path} -> {target}")
             bar.update(1)
 
-    batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    numbered = [(path, index) for index, (path, _) in enumerate(jobs)]
+    batches = [numbered[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
+    pool = ThreadPoolExecutor(max_workers=2)
+    pending = []
+    try:
         next_load = pool.submit(_load_batch, batches[0]) if batches else None
-        pending = []
         for index in range(len(batches)):
             loaded = next_load.result()
             next_load = pool.submit(_load_batch, batches[index + 1]) if index + 1 < len(batches) else None
             good = []
-            for path, relative, image, lum in loaded:
+            for path, number, image, lum, notes in loaded:
+                for note in notes:
+                    report(f"{path}: {note}", "note")
                 if isinstance(image, ColorizeError):
                     report(image)
                     bar.update(1)
                 else:
-                    good.append((path, relative, image, lum))
+                    good.append((path, number, image, lum))
             if good:
                 lightness = [lum for *_, lum in good]
                 abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
-                for (path, relative, image, lum), ab in zip(good, abs_small):
+                for (path, number, image, lum), ab in zip(good, abs_small):
                     if not np.isfinite(ab).all():  # would come out white or black, not colorized
                         reason = "the model's colours for it are not finite (NaN or inf); not written"
                         report(ColorizeError(path, reason))
                         bar.update(1)
                         continue
-                    target = targets.claim(relative)
-                    pending.append((path, target, pool.submit(_finish, image, lum, ab, target, args.compare,
-                                                                   getattr(args, "upsample", None))))
+                    future = pool.submit(_finish, image, lum, ab, jobs[number][1], planned[number], targets,
+                                         getattr(args, "upsample", None))
+                    pending.append((path, planned[number][0], future))
         collect(pending)
+    except KeyboardInterrupt:
+        # Ctrl-C: no new file is started; those being written are finished (each is complete or absent).
+        import signal
+
+        previous = None
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to ignore
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+            collect(pending, interrupted=True)
+            bar.close()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     bar.close()
     return counts["written"], counts["failed"]
 

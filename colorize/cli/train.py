@@ -12,6 +12,8 @@ importing Keras, so ``--help`` is instant.
 import argparse
 import json
 import math
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -64,7 +66,8 @@ def add_common_options(parser, family):
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run at --output")
     parser.add_argument(
         "--init", metavar="FILE", default=None,
-        help="start from the weights of this trained .keras model of the same family and options (fine-tuning)",
+        help="start from the weights of this trained .keras model of the same family (fine-tuning); its model "
+        "options (width, ...) are taken from the file",
     )
     parser.add_argument("--val-fraction", type=float, default=0.1, help="fraction of images for validation")
     parser.add_argument("--test-fraction", type=float, default=0.1, help="fraction held out for testing")
@@ -148,13 +151,69 @@ def _validate(parser, args, family):
         parser.error(f"--output must name a .keras file, got {args.output}")
 
 
-def _apply_saved_settings(args, parser, saved, family):
-    """On --resume: take the original run's settings (epochs may be raised)."""
+def given_options(parser, argv):
+    """The destinations of the options ``argv`` gives explicitly (whatever their value)."""
+    defaults = {action: action.default for action in parser._actions}
+    try:
+        for action in defaults:
+            action.default = argparse.SUPPRESS
+        given, _ = parser.parse_known_args(argv)
+    finally:
+        for action, default in defaults.items():
+            action.default = default
+    options = {action.dest for action in parser._actions if action.option_strings}
+    return set(vars(given)) & options
+
+
+def _same_setting(key, value, saved):
+    if key == "data":  # folders compared as the folders they are
+        def folders(names):
+            return [name.lower() if name.lower() == "cifar10" else os.path.realpath(name) for name in names]
+
+        return folders(value) == folders(saved)
+    return value == saved
+
+
+def _apply_saved_settings(args, saved, family, given):
+    """On --resume: take the original run's settings. Returns a one-line refusal, or None.
+
+    A fixed setting given again with another value is refused (the resumed
+    run could not honour it); --epochs given applies (the run may be made
+    longer), as do the stopping and loading options.
+    """
     for key in _FIXED_ON_RESUME + tuple(option.dest for option in _family_options(family)):
-        if key in saved:
-            setattr(args, key, saved[key])
-    if args.epochs == parser.get_default("epochs"):
+        if key not in saved:
+            continue
+        if key in given and not _same_setting(key, getattr(args, key), saved[key]):
+            flag = "--" + key.replace("_", "-")
+            return (f"{flag} {getattr(args, key)} differs from the resumed run's {saved[key]}; a resumed run keeps "
+                    f"its settings: drop {flag}, or start a new run with another --output")
+        setattr(args, key, saved[key])
+    if "epochs" not in given:
         args.epochs = saved.get("epochs", args.epochs)
+    return None
+
+
+def command_line(parser, args, **changes):
+    """The command line (one shell-quoted string) that runs ``parser`` with ``args``, ``changes`` applied.
+
+    Options at their default are left out (but --arch, which picks the parser); --resume never appears.
+    """
+    words = [parser.prog]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "resume"):
+            continue
+        value = changes.get(action.dest, getattr(args, action.dest, action.default))
+        if value == action.default and action.dest not in changes and action.dest != "arch":
+            continue
+        flag = next((name for name in action.option_strings if name.startswith("--")), action.option_strings[0])
+        if action.nargs == 0:  # a switch: given when it is not at its default
+            words += [flag] if value != action.default else []
+        elif isinstance(value, (list, tuple)):
+            words += [flag, *map(str, value)]
+        elif value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _fail(prog, message):
@@ -234,6 +293,7 @@ def _train_console(argv):
 def run_training(parser, argv):
     """Parse ``argv`` with a family's parser and train. Returns the exit status."""
     args = parser.parse_args(argv)
+    given = given_options(parser, argv)
     family = models.get(getattr(args, "arch", None) or args.family)
     _validate(parser, args, family)
     prog = parser.prog
@@ -262,21 +322,52 @@ def run_training(parser, argv):
             return _fail(prog, error)
         if saved.get("family", family.name) != family.name:
             return _fail(prog, f"{args.output}: that run trained a {saved['family']} model, not {family.name}")
-        _apply_saved_settings(args, parser, saved, family)
+        refusal = _apply_saved_settings(args, saved, family, given)
+        if refusal:
+            return _fail(prog, refusal)
     args.family = family.name
     for folder in args.data:
         if folder.lower() != "cifar10" and not Path(folder).is_dir():
             return _fail(prog, f"{folder}: no such folder")
     if args.init and not args.resume:
         # Checked before the data is loaded: a wrong file should not cost minutes of decoding first.
-        from colorize.errors import ColorizeError
-        from colorize.predict.engine import load_colorizer
+        problem = _init_problem(args, family, given)
+        if problem:
+            return _fail(prog, f"--init {args.init}: {problem}")
+    return _train(prog, family, args, files, parser)
 
-        try:
-            load_colorizer(args.init, families=[family.name, *family.init_from])
-        except ColorizeError as error:
-            return _fail(prog, f"--init {args.init}: {error.reason}")
-    return _train(prog, family, args, files)
+
+def _init_problem(args, family, given):
+    """Why ``args.init`` cannot seed this run (None when it can); takes its model options into ``args``.
+
+    A compiled .lite copy holds no trainable weights; a model of this family
+    built with other options (a --width, say) is rebuilt with the file's
+    options unless the command line gives another value, which is refused.
+    """
+    from colorize.errors import ColorizeError
+    from colorize.predict import litert
+    from colorize.predict.engine import load_colorizer
+
+    init = Path(args.init)
+    if init.suffix == litert.SUFFIX:
+        beside = init.with_suffix(".keras")
+        use = f"use the .keras file beside it: --init {beside}" if beside.exists() else "use the .keras file it was compiled from"
+        return f"a compiled {litert.SUFFIX} file cannot seed training (it holds no trainable weights); {use}"
+    try:
+        start = load_colorizer(args.init, families=[family.name, *family.init_from], engine="keras")
+    except ColorizeError as error:
+        return error.reason
+    if start.family != family.name:
+        return None
+    for option in family.model_options:
+        if option.dest not in start.options or start.options[option.dest] == getattr(args, option.dest):
+            continue
+        flag = "--" + option.dest.replace("_", "-")
+        if option.dest in given:
+            return (f"that model was built with {flag} {start.options[option.dest]}, not "
+                    f"{getattr(args, option.dest)}: drop {flag} (the --init file's model options are used)")
+        setattr(args, option.dest, start.options[option.dest])
+    return None
 
 
 # Fewer images than these train and validate without error but mean nothing: the
@@ -285,7 +376,7 @@ FEW_TRAIN_IMAGES = 8
 FEW_VAL_IMAGES = 2
 
 
-def _train(prog, family, args, files):
+def _train(prog, family, args, files, parser):
     from colorize.train.photos import load_training_photos
 
     fractions = (1.0 - args.val_fraction - args.test_fraction, args.val_fraction, args.test_fraction)
@@ -329,12 +420,12 @@ def _train(prog, family, args, files):
             if args.distribute:
                 print(f"{device_summary(replicas)}; global batch {args.batch_size} x {replicas} = "
                       f"{args.batch_size * replicas} images")
-            return _fit(prog, family, args, files, splits, replicas, balance)
+            return _fit(prog, family, args, files, splits, replicas, parser, balance)
     except ColorizeError as error:  # a backend without data-parallel support
         return _fail(prog, f"{error.path}: {error.reason}")
 
 
-def _fit(prog, family, args, files, splits, replicas, balance=None):
+def _fit(prog, family, args, files, splits, replicas, parser, balance=None):
     """Build, compile and train ``family`` on ``splits`` (:class:`colorize.train.photos.TrainingPhotos`).
 
     Runs inside the data-parallel scope of ``replicas`` devices when
@@ -405,8 +496,9 @@ def _fit(prog, family, args, files, splits, replicas, balance=None):
             f"input pipeline alone: {pipeline_rate:.0f} images/s"
         )
     diverged = _diverged(history)
-    if diverged:  # status 1: the run did not do what was asked, but what it kept is usable
-        _fail(prog, f"{diverged}; {_kept_model(files)}")
+    if diverged or not files["model"].exists():  # status 1: the run did not do what was asked
+        diverged = diverged or "no epoch ended with a finite validation loss"
+        _fail(prog, f"{diverged}; {_kept_model(files, parser, args)}")
         return 1
     print(f"best model: {files['model']}  log: {files['log']}  curves: {files['plot']}")
     return 0
@@ -420,15 +512,30 @@ def _diverged(history):
     return None
 
 
-def _kept_model(files):
-    """Which epoch's model the best-model file holds (the first lowest finite validation loss), in words."""
-    from colorize.train.runfiles import read_log
+def _kept_model(files, parser, args):
+    """Which epoch's model the best-model file holds, in words, and the command that goes on from there.
 
+    The command works as printed: with a model kept, a new run from it (--init) into a new --output;
+    without one, the same run again (nothing kept blocks it: :func:`colorize.train.runfiles.check_output`).
+    Both at a lower learning rate: the family's default when the run used more, else a tenth.
+    """
+    from colorize.train.runfiles import read_log, run_files
+
+    default_lr = parser.get_default("lr")
+    lower = default_lr if args.lr > default_lr else args.lr / 10
     finite = [row for row in read_log(files["log"]) if math.isfinite(row.get("val_loss", math.nan))]
     best = min(finite, key=lambda row: row["val_loss"], default=None)
     if best is None or not files["model"].exists():
-        return "no model was saved (no epoch ended with finite weights); try a lower --lr"
-    return f"kept the model of epoch {int(best['epoch']) + 1} (val_loss {best['val_loss']:.4g}): {files['model']}"
+        again = command_line(parser, args, lr=lower)
+        return f"no model was saved (no epoch ended with finite weights); start again with a lower --lr: {again}"
+    model = files["model"]
+    number = 2
+    while any(path.exists() for path in run_files(model.with_name(f"{model.stem}-{number}.keras")).values()):
+        number += 1
+    onwards = command_line(parser, args, lr=lower, init=str(model),
+                           output=str(model.with_name(f"{model.stem}-{number}.keras")))
+    return (f"kept the model of epoch {int(best['epoch']) + 1} (val_loss {best['val_loss']:.4g}): {model}; "
+            f"to go on from it with a lower --lr: {onwards}")
 
 
 def main(argv=None):

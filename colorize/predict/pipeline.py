@@ -201,7 +201,39 @@ def colorize_lightness(lightness_list, colorizer, size=None, temperature=None, m
     return [compose(lum, ab, upsample=upsample) for lum, ab in zip(lightness_list, abs_small)]
 
 
+def as_image(image, name="<image>"):
+    """An image given to the library -> uint8 gray (H, W) or RGB (H, W, 3); ColorizeError for anything else.
+
+    Accepted: arrays or nested lists of shape (H, W), (H, W, 1) or (H, W, 3)
+    holding uint8, uint16 (scaled to 8 bits) or other integers within 0-255.
+    Refused with a reason: other shapes, float arrays (0-1 or 0-255 cannot be
+    told apart), integers outside 0-255, booleans and objects.
+    """
+    from colorize.errors import ColorizeError
+
+    try:
+        array = np.asarray(image)
+    except (TypeError, ValueError) as error:  # ragged nested lists
+        raise ColorizeError(name, f"not an image array ({str(error).splitlines()[0]})") from None
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)) or 0 in array.shape:
+        raise ColorizeError(name, f"expected a gray (H, W) or RGB (H, W, 3) image, got shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if array.dtype.kind in "iu":
+        if array.min() >= 0 and array.max() <= 255:
+            return array.astype(np.uint8)
+        raise ColorizeError(name, f"{array.dtype} values outside 0-255 (from {array.min()} to {array.max()})")
+    raise ColorizeError(name, f"{array.dtype} pixels are not supported; give uint8 (0-255) or uint16 values")
+
+
 def colorize_image(image, colorizer, size=None, temperature=None, mirror=True, upsample=None):
-    """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution."""
-    return colorize_lightness([lightness_of(image)], colorizer, size=size, temperature=temperature, mirror=mirror,
+    """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution.
+
+    Other inputs as :func:`as_image` accepts them; ColorizeError for the rest.
+    """
+    return colorize_lightness([lightness_of(as_image(image))], colorizer, size=size, temperature=temperature, mirror=mirror,
                               upsample=upsample)[0]

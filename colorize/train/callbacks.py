@@ -385,36 +385,47 @@ class LossCurvePlot(keras.callbacks.Callback):
 
 
 class ThroughputLogger(keras.callbacks.Callback):
-    """Record training images/second per epoch (shown in the log and returned)."""
+    """Record training images/second per epoch (shown in the log and returned).
 
-    def __init__(self, batch_size):
+    ``images``: the training images an epoch goes through (None: unknown), so
+    that a last batch smaller than ``batch_size`` (or a data set smaller than
+    one batch) counts the images it really holds.
+    """
+
+    def __init__(self, batch_size, images=None):
         super().__init__()
         self.batch_size = batch_size
+        self.images = images
         self.images_per_second = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = self._last = time.perf_counter()
         self._batches = 0
+        self._images = 0
 
     def on_train_batch_end(self, batch, logs=None):
         # The time of the last training batch: validation is not training speed.
+        left = self.batch_size if self.images is None else self.images - self._batches * self.batch_size
+        self._images += max(0, min(self.batch_size, left))
         self._batches += 1
         self._last = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = self._last - self._start
-        rate = self._batches * self.batch_size / max(seconds, 1e-9)
+        rate = self._images / max(seconds, 1e-9)
         self.images_per_second.append(rate)
         if logs is not None:
             logs["train_images_per_second"] = rate
 
 
 def make_callbacks(
-    output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta=EARLY_STOP_MIN_DELTA, batch_size=32, saved=None
+    output, resume=False, patience=EARLY_STOP_PATIENCE, min_delta=EARLY_STOP_MIN_DELTA, batch_size=32, saved=None,
+    images=None,
 ):
     """The callbacks of a resumable run writing the files of :func:`colorize.train.runfiles.run_files`.
 
-    ``saved``: the model written as the best model (see :class:`BestModelCheckpoint`).
+    ``saved``: the model written as the best model (see :class:`BestModelCheckpoint`);
+    ``images``: training images per epoch (:class:`ThroughputLogger`).
     Constructing them prepares the run's files: temporary files of killed
     writes are deleted; with ``resume`` the log is rewritten to the epochs of
     the backup being resumed, without it a previous backup and log are deleted.
@@ -426,7 +437,7 @@ def make_callbacks(
     rows = read_log(files["log"])
     finite = [row for row in rows if math.isfinite(row.get("val_loss", math.nan))]
     best_row = min(finite, key=lambda row: row["val_loss"], default=None)  # the first of equal ones, as saved
-    throughput = ThroughputLogger(batch_size)
+    throughput = ThroughputLogger(batch_size, images)
     callbacks = [
         throughput,
         ResumableEarlyStopping(

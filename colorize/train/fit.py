@@ -25,7 +25,7 @@ def fit(
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     callbacks, throughput = make_callbacks(
         output, resume=resume, patience=patience, min_delta=min_delta, batch_size=train_batches.batch_size,
-        saved=saved,
+        saved=saved, images=images_per_epoch(train_batches),
     )
     # Extra callbacks go before the epoch's commit, so that what they do is part of a finished epoch.
     commit = next(index for index, callback in enumerate(callbacks) if isinstance(callback, EpochBackup))
@@ -37,6 +37,17 @@ def fit(
         train_batches, validation_data=val_batches, epochs=epochs, callbacks=callbacks, verbose=verbose
     )
     return history, throughput.images_per_second
+
+
+def images_per_epoch(batches):
+    """How many images one pass over ``batches`` holds (None when it does not say)."""
+    while batches is not None:
+        if hasattr(batches, "images"):
+            return len(batches.images)
+        if hasattr(batches, "count"):
+            return int(batches.count)
+        batches = getattr(batches, "batches", None)  # a wrapper (EvenBatches)
+    return None
 
 
 def pipeline_images_per_second(batches, max_batches=8):

@@ -182,18 +182,21 @@ def check_output(output, resume):
     one-line message.
     """
     files = run_files(output)
-    finished_epochs = bool(read_log(files["log"])) or files["model"].exists()
+    # A log without a best model is a run none of whose epochs ended with finite weights (it diverged
+    # at once): nothing worth keeping, so it does not block a new start.
+    finished_epochs = files["model"].exists()
     backup = has_backup(files["backup"])
     if resume:
         if backup:
             return
         if finished_epochs:  # the backup is deleted last when a run ends
+            stem = Path(output).with_suffix("")
             reason = (
                 f"that run already finished (no backup in {files['backup'].name}); to train it further, "
-                f"start a new run with --init {output}"
+                f"start a new run from it: --init {output} --output {stem}-2.keras"
             )
         elif not files["backup"].exists():
-            reason = "that run never finished an epoch: start it again without --resume"
+            reason = "that run never finished an epoch with finite weights: start it again without --resume"
         else:
             return  # killed while committing its first epoch: the resumed run starts from the first epoch
         raise FileNotFoundError(f"{output}: nothing to resume ({reason})")
