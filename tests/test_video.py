@@ -411,3 +411,51 @@ def test_bundled_default_on_a_tiny_clip(tmp_path):
     assert result.frames == 8
     frames, _ = decode_frames(target)
     assert len(frames) == 8 and frames[0][0].shape == (96, 128, 3)
+
+
+# ----------------------------------------------------------------------------- the colorize command
+def _colorize(*argv):
+    from colorize.cli.colorize import colorize_command
+
+    return colorize_command(None, [str(a) for a in argv])
+
+
+def test_colorize_command_takes_clips_beside_photos(tiny_models, tmp_path, capsys):
+    """A folder holding a photo and a clip: the photo becomes NAME.png, the clip NAME.mp4 with every frame."""
+    album = tmp_path / "album"
+    save_rgb(album / "photo.png", synthetic_photo(32, 40, seed=3))
+    write_clip(album / "clip.mkv", pan_clip(8, 32, 48), fps=8)
+    out = tmp_path / "out"
+    status = _colorize(album, "-o", out, "--model", tiny_models["simple"], "--no-temporal", "--start", "0")
+    assert status == 0, capsys.readouterr().err
+    assert (out / "photo.png").is_file() and (out / "clip.mp4").is_file()
+    frames, _ = decode_frames(out / "clip.mp4")
+    assert len(frames) == 8 and frames[0][0].shape == (32, 48, 3)
+    assert "colorized 2 image(s) and clip(s)" in capsys.readouterr().out
+    # A second run never replaces the first one's clip.
+    assert _colorize(album / "clip.mkv", "-o", out, "--model", tiny_models["simple"], "-q") == 0
+    assert (out / "clip-1.mp4").is_file()
+
+
+@pytest.mark.parametrize("kind", ["truncated", "still image", "empty"])
+def test_colorize_command_refuses_bad_clips_in_one_line(kind, tiny_models, tmp_path, capsys):
+    source = tmp_path / "bad.mp4"
+    if kind == "truncated":
+        good = write_clip(tmp_path / "good.mp4", pan_clip(12, 32, 48), fps=8)
+        source.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    elif kind == "still image":
+        save_rgb(tmp_path / "still.png", synthetic_photo(32, 40))
+        source.write_bytes((tmp_path / "still.png").read_bytes())
+    else:
+        source.write_bytes(b"")
+    out = tmp_path / "out"
+    assert _colorize(source, "-o", out, "--model", tiny_models["simple"], "-q") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(source) in err[0] and "Traceback" not in err[0], err
+    assert not out.exists() or not list(out.iterdir())  # nothing written, no partial file
+
+
+def test_start_after_end_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _colorize("x.mp4", "--start", "5", "--end", "2")
+    assert stopped.value.code == 2 and "--end (2 s) must be after --start (5 s)" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from pathlib import Path
 from colorize.models.presets import DEFAULT_MODEL
 from colorize.cli.common import StdoutLines, guard_std_streams
 from colorize.cli.helpformat import HelpFormatter
+from colorize.cli.videos import add_video_options
 from colorize.errors import ColorizeError, one_line
 
 # Images per forward pass in folder runs: one traced graph, amortised overhead.
@@ -145,6 +146,7 @@ def build_colorize_parser(script=None):
         "never replaced: an output whose name is an input's gets the next free NAME-k.png",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file messages")
+    add_video_options(parser)
     return parser
 
 
@@ -157,15 +159,16 @@ def collect_inputs(paths, output=None):
     nothing under it is taken from that folder (a second run over ``.`` does
     not colorize the first run's results again).
     """
+    from colorize.cli.videos import list_videos
     from colorize.io import list_images
 
     jobs, errors = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [f for f in list_images(path) if not _inside_output(f, path, output)]
+            found = [f for f in list_images(path) + list_videos(path) if not _inside_output(f, path, output)]
             if not found:
-                errors.append(ColorizeError(path, "folder contains no image files"))
+                errors.append(ColorizeError(path, "folder contains no image or video files"))
             jobs.extend((f, f.relative_to(path).with_suffix(".png")) for f in found)
         else:  # a file, or a missing path that read_image reports in one line
             jobs.append((path, Path(path.stem + ".png")))
@@ -207,6 +210,8 @@ def colorize_command(script=None, argv=None):
     parser = build_colorize_parser(script)
     args = parser.parse_args(argv)
     args.mirror = getattr(args, "mirror", True)  # --no-mirror's default is kept out of --help
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        parser.error(f"--end ({args.end:g} s) must be after --start ({args.start:g} s)")
     prog = parser.prog
     counts = {"written": 0, "failed": 0}
     try:
@@ -237,10 +242,19 @@ def _colorize(args, script, prog, counts):
     for path in repeated:
         if not args.quiet:
             print(f"{prog}: note: {path}: given more than once, colorized once", file=sys.stderr)
+    from colorize.cli.videos import run_video_jobs, split_videos
+
+    jobs, clips = split_videos(jobs)
     stdout = StdoutLines()
     written, failed = run_jobs(jobs, colorizer, args, prog, stdout, counts)
+    if clips:
+        targets = _Targets(args.output, args.overwrite, inputs=[path for path, _ in jobs + clips])
+        clips_written, clips_failed = run_video_jobs(clips, colorizer, args, prog,
+                                                     lambda relative: targets.claim(relative)[0], stdout.say, counts)
+        written, failed = written + clips_written, failed + clips_failed
     if not args.quiet:
-        stdout.say(f"colorized {written} image(s) into {args.output}/" + (f", {failed} failed" if failed else ""))
+        what = "image(s)" if not clips else "image(s) and clip(s)"
+        stdout.say(f"colorized {written} {what} into {args.output}/" + (f", {failed} failed" if failed else ""))
     if stdout.error is not None:
         print(f"{prog}: note: cannot write to standard output ({one_line(stdout.error)}); "
               "the progress lines were dropped", file=sys.stderr)
@@ -380,10 +394,13 @@ class _Targets:
             return chosen
 
     def claim(self, relative, compare=False):
-        """(OUTPUT/NAME.png, OUTPUT/NAME_compare.png or None), else NAME-1, NAME-2, ... for both."""
+        """(OUTPUT/NAME.png, OUTPUT/NAME_compare.png or None), else NAME-1, NAME-2, ... for both.
+
+        ``relative`` keeps its suffix (.png for photos, .mp4 for clips)."""
         def names(index):
             stem = relative.stem if index == 0 else f"{relative.stem}-{index}"
-            return [self.output / relative.with_name(stem + suffix) for suffix in (".png", "_compare.png")[: 1 + compare]]
+            suffixes = (relative.suffix or ".png", "_compare.png")[: 1 + compare]
+            return [self.output / relative.with_name(stem + suffix) for suffix in suffixes]
 
         chosen = self._first_free(names)
         return chosen[0], (chosen[1] if compare else None)

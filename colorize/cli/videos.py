@@ -22,6 +22,22 @@ def list_videos(folder):
     return [path for path in found if path.is_file() and is_video(path)]
 
 
+def split_videos(jobs):
+    """(photo jobs, clip jobs) of a run's (path, relative output) jobs.
+
+    A clip is told by its content; a file with a video extension that is none (a still image named
+    .mp4, a truncated or empty file) goes the video way too, where it is refused in one line.
+    """
+    from colorize.predict.video import is_video
+
+    photos, clips = [], []
+    for path, relative in jobs:
+        path = Path(path)
+        video = path.suffix.lower() in VIDEO_SUFFIXES or (path.is_file() and is_video(path))
+        (clips if video else photos).append((path, relative))
+    return photos, clips
+
+
 def add_video_options(parser):
     """--no-temporal, --start, --end on a colorize parser."""
     group = parser.add_argument_group("video inputs (mp4, mov, mkv, avi, webm: each becomes OUTPUT/NAME.mp4)")
@@ -68,13 +84,15 @@ def colorize_clip(path, target, colorizer, args):
                           progress=not args.quiet, replace=args.overwrite)
 
 
-def run_video_jobs(jobs, colorizer, args, prog, claim, say):
+def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
     """Colorize each (path, relative output name) clip; report and skip bad ones. Returns (written, failed).
 
-    ``claim(relative)`` gives the output path for a relative name (the run's naming rules);
-    ``say(text)`` prints a progress line.
+    ``claim(relative)`` gives the output path for a relative name (the run's naming rules, never an
+    input or an existing file without --overwrite); ``say(text)`` prints a progress line; ``counts``
+    (a dict with "written") is kept up to date for the Ctrl-C message.
     """
     written = failed = 0
+    counts = counts if counts is not None else {"written": 0}
     for path, relative in jobs:
         target = claim(relative.with_suffix(OUTPUT_SUFFIX))
         try:
@@ -84,11 +102,16 @@ def run_video_jobs(jobs, colorizer, args, prog, claim, say):
             print(f"{prog}: error: {error}", file=sys.stderr)
             failed += 1
             continue
+        except FileExistsError:
+            print(f"{prog}: error: {target}: another process wrote this name meanwhile; not replaced", file=sys.stderr)
+            failed += 1
+            continue
         except (OSError, ValueError) as error:
             print(f"{prog}: error: {target}: cannot write ({one_line(error)})", file=sys.stderr)
             failed += 1
             continue
         written += 1
+        counts["written"] = counts.get("written", 0) + 1
         if not args.quiet:
             say(f"{path} -> {target} ({result.frames} frames, {result.fps:.1f} frames/s, "
                 f"{result.cuts} scene cut(s), audio: {result.audio})")
