@@ -111,6 +111,7 @@ def build_train_parser(family_name, prog=None, arch_choices=None):
     family = models.get(family_name)
     parser = _new_parser(prog or f"colorize-train {family.name}", f"Train {family.name}: {family.summary}.")
     if arch_choices:
+        parser.description += " " + models.DEFAULT_COMPLEX_NOTE
         parser.add_argument("--arch", choices=arch_choices, default=family.name,
                             help="model family to train (its options are listed below; see --arch NAME --help)")
     add_common_options(parser, family)

@@ -227,8 +227,13 @@ def families():
     return list(_FAMILIES.values())
 
 
-# The family train_complex.py trains when no --arch is given.
+# The family train_complex.py trains when no --arch is given: the design card's "complex" model, Zhang et
+# al.'s classifier, which trains from scratch on any data. colorize_complex.py's default differs on purpose:
+# the bundled gan preset needs a pretrained encoder and a two-stage recipe (scripts/train_pretrained.sh).
 DEFAULT_COMPLEX_FAMILY = "zhang"
+DEFAULT_COMPLEX_NOTE = ("Without --arch this trains zhang, the design card's classifier, from scratch. The bundled "
+                        "default that colorize_complex.py uses is a gan model (--arch gan, on a pretrained encoder, "
+                        "two stages: see scripts/train_pretrained.sh).")
 
 _WIDTH_HELP = "channel-width multiplier"
 _POSITIVE = {"minimum": 0, "exclusive_minimum": True}
