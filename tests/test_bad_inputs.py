@@ -49,7 +49,7 @@ def _files(folder):
 # name -> (script, status, error-line fragments; the case builder below makes the inputs)
 COLORIZE_CASES = {
     "missing file": ("simple", 1, ["nope.jpg", "no such file"]),
-    "folder with no images": ("simple", 1, ["empty_folder", "no image files"]),
+    "folder with no images": ("simple", 1, ["empty_folder", "no image or video files"]),
     "text file named .jpg": ("simple", 1, ["notes.jpg", "not an image"]),
     "empty file": ("simple", 1, ["empty.jpg", "empty file"]),
     "truncated JPEG": ("simple", 1, ["truncated.jpg", "truncated"]),
