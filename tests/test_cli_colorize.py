@@ -251,3 +251,25 @@ def test_engine_choices_match_the_library():
     from colorize.predict import engine
 
     assert cli.ENGINES == engine.ENGINES
+
+
+def test_a_run_hashes_the_model_once_and_takes_preset_names(tmp_path, monkeypatch):
+    """The engine is resolved once per run: the bundled .keras file is hashed once (to check that its
+    compiled copy was made from it), and --model takes a preset's name as well as a path."""
+    from colorize import files
+    from colorize.cli.colorize import colorize_command
+    from colorize.predict import litert
+
+    calls = []
+    real = files.file_digest
+
+    def counting(path):
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(litert, "file_digest", counting)
+    photo = tmp_path / "gray.png"
+    save_rgb(photo, synthetic_photo(40, 48, seed=4))
+    assert colorize_command("simple", [str(photo), "-o", str(tmp_path / "out"), "--model", "simple", "-q"]) == 0
+    assert (tmp_path / "out" / "gray.png").is_file()
+    assert len(calls) == (1 if litert.runtime_available() else 0), calls

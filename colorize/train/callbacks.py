@@ -111,7 +111,7 @@ class EpochBackup(keras.callbacks.Callback):
     def _choose(self):
         record, problems = runfiles.latest_backup(self.folder)
         if record is None:
-            record, problem = self._legacy_record()
+            record, problem = self._keras_backup_record()
             problems += [problem] if problem else []
         for epochs, _ in runfiles.backup_records(self.folder):
             if record is None or epochs > record["epochs"]:
@@ -131,13 +131,13 @@ class EpochBackup(keras.callbacks.Callback):
         self.rows = [list(row) for row in record["log"]["rows"][: record["epochs"]]]
         self._write_log(only_if_changed=True)
 
-    def _legacy_record(self):
+    def _keras_backup_record(self):
         """A record for the folder ``keras.callbacks.BackupAndRestore`` left (earlier versions), or a problem."""
-        weights = self.folder / runfiles.LEGACY_WEIGHTS
+        weights = self.folder / runfiles.KERAS_BACKUP_WEIGHTS
         if not weights.exists():
             return None, None
         try:
-            metadata = json.loads((self.folder / runfiles.LEGACY_METADATA).read_text())
+            metadata = json.loads((self.folder / runfiles.KERAS_BACKUP_METADATA).read_text())
             epochs = int(metadata["epoch"])
             _read_every_dataset(weights)
             fields, rows = _log_rows(self.log_path)
@@ -242,7 +242,7 @@ class EpochBackup(keras.callbacks.Callback):
         for number, _ in reversed(runfiles.backup_records(self.folder)):
             self._delete_generation(number)
         with contextlib.suppress(FileNotFoundError):
-            (self.folder / runfiles.LEGACY_WEIGHTS).unlink()
+            (self.folder / runfiles.KERAS_BACKUP_WEIGHTS).unlink()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

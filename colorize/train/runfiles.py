@@ -41,8 +41,8 @@ from colorize.files import TEMPORARY_SUFFIX, file_digest, partial_model_path, te
 BACKUP_FORMAT = 1
 _RECORD_NAME = re.compile(r"^epoch-(\d{6})\.json$")
 # What keras.callbacks.BackupAndRestore (used before the records above) left in the folder.
-LEGACY_WEIGHTS = "latest.weights.h5"
-LEGACY_METADATA = "training_metadata.json"
+KERAS_BACKUP_WEIGHTS = "latest.weights.h5"
+KERAS_BACKUP_METADATA = "training_metadata.json"
 
 
 def run_files(output):
@@ -114,7 +114,7 @@ def backup_records(folder):
 def has_backup(folder):
     """True when ``folder`` holds something to resume from (a record, or a pre-record Keras backup)."""
     folder = Path(folder)
-    return bool(backup_records(folder)) or (folder / LEGACY_WEIGHTS).exists()
+    return bool(backup_records(folder)) or (folder / KERAS_BACKUP_WEIGHTS).exists()
 
 
 def read_record(path):
