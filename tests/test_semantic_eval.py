@@ -127,3 +127,22 @@ def test_semantic_net_choices():
         evaluate.build_parser().parse_args(["--data", "x", "--semantic-net", "lite9"])
     assert exit_info.value.code == 2
     assert evaluate.build_parser().parse_args(["--data", "x"]).semantic_net == "lite2"
+
+
+@pytest.mark.slow
+def test_semantic_scores_on_untrained_classes(labelled_photos, tmp_path, capsys):
+    """A classes.tsv beside the class folders marks which classes no training folder holds: the semantic
+    scores are then also given over those photos alone (sem1-new)."""
+    data = tmp_path / "val"
+    shutil.copytree(labelled_photos, data)
+    (data / "classes.tsv").write_text("wnid\tname\tphotos\tin_training_folders\n"
+                                      "n02123045\ttabby\t1\tyes\nn07920052\tespresso\t1\tno\n")
+    out_json = tmp_path / "r.json"
+    assert evaluate.main(["--data", str(data), "--semantic", "--json", str(out_json), "-q"]) == 0
+    table = capsys.readouterr().out
+    report = json.loads(out_json.read_text())
+    assert report["semantic_photos"] == 2 and report["semantic_untrained_photos"] == 1
+    gray = report["results"][0]
+    assert gray["semantic_top1_untrained"] in (0.0, 1.0) and "semantic_top5_untrained" in gray
+    assert "semantic_top1_untrained" in report["truth"]
+    assert "sem1-new" in table.splitlines()[1] and "over the 1 photo(s) of classes absent" in table
