@@ -218,13 +218,21 @@ def warping_errors(abs_, flows, cut=None):
     return np.array(errors)
 
 
+ALPHA = [None]  # --alpha, set by main
+
+
 def evaluate(truth, gray_path, out_dir, predict, temporal, name):
     from colorize.predict.pipeline import compose
     from colorize.evaluation.metrics import auc
     from colorize.predict.video import colorize_video
 
     target = out_dir / f"{name}-{'temporal' if temporal else 'frame'}.mp4"
-    result = colorize_video(gray_path, target, predict, compose, temporal=temporal, progress=False)
+    smoother = None
+    if temporal and ALPHA[0] is not None:
+        from colorize.predict.temporal import TemporalSmoother
+
+        smoother = TemporalSmoother(alpha=ALPHA[0])
+    result = colorize_video(gray_path, target, predict, compose, temporal=temporal, progress=False, smoother=smoother)
     outputs = read_video(target)
     assert len(outputs) == len(truth), (len(outputs), len(truth))
     abs_out = [_lab_ab(rgb) for rgb in outputs]
@@ -375,6 +383,10 @@ def main(argv=None):
     parser.add_argument("--long-fps", type=float, default=12, help="frame rate of the long clip")
     parser.add_argument("--figure", type=Path, default=REPO / "docs" / "video_strip.png")
     parser.add_argument("--skip", nargs="*", default=[], choices=["quality", "speed", "memory", "figure"])
+    parser.add_argument("--mirror", action="store_true",
+                        help="quality clips: also run the mirrored pass (the colorize command does not for video)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="the temporal blend's weight of the warped previous colours (default: the library's)")
     parser.add_argument("--_memory-run", dest="memory_run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_run:
@@ -384,11 +396,12 @@ def main(argv=None):
     from colorize.predict.engine import load_colorizer
     from colorize.predict.pipeline import predict_ab
 
+    ALPHA[0] = args.alpha
     colorizer = load_colorizer(bundled_model(), engine="auto")
     print(f"model: {bundled_model().name} on {type(colorizer).__name__}, photos: {args.photos or 'bundled samples'}")
 
-    def predict(lightness_list):
-        return predict_ab(colorizer, lightness_list)
+    def predict(lightness_list):  # as the colorize command runs clips: no mirrored pass
+        return predict_ab(colorizer, lightness_list, mirror=args.mirror)
 
     photos = load_photos(args.photos, 7) if args.photos else _photos_for_memory() * 3
     width, height = (int(v) for v in args.size.lower().split("x"))
