@@ -24,6 +24,7 @@ from pathlib import Path
 
 from colorize.models.presets import DEFAULT_MODEL
 from colorize.cli.common import StdoutLines, guard_std_streams
+from colorize.cli.guidance import add_hint_options, resolve_guidance
 from colorize.cli.helpformat import HelpFormatter
 from colorize.errors import ColorizeError, one_line
 
@@ -142,6 +143,7 @@ def build_colorize_parser(script=None):
         help="replace existing outputs (default: keep them and write NAME-1.png, NAME-2.png, ...)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file messages")
+    add_hint_options(parser)
     return parser
 
 
@@ -212,6 +214,11 @@ def colorize_command(script=None, argv=None):
     for path in repeated:
         if not args.quiet:
             print(f"{prog}: note: {path}: given more than once, colorized once", file=sys.stderr)
+    try:  # colour points / a reference photo: checked before anything is written
+        args.guidance = resolve_guidance(args, colorizer, jobs)
+    except ColorizeError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
     stdout = StdoutLines()
     written, failed = run_jobs(jobs, colorizer, args, prog, stdout)
     if not args.quiet:
@@ -358,7 +365,9 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None):
                     good.append((path, relative, image, lum))
             if good:
                 lightness = [lum for *_, lum in good]
-                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
+                guidance = getattr(args, "guidance", None)
+                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror,
+                                       guidance=None if guidance is None else [guidance] * len(lightness))
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
                 for (path, relative, image, lum), ab in zip(good, abs_small):
