@@ -24,6 +24,7 @@ FLOORS = {
     "predict": 3,
     "evaluation": 4,
     "train": 5,
+    "serve": 5,
     "cli": 6,
 }
 MAX_TOP_LEVEL_MODULES = 12

@@ -256,7 +256,12 @@ def _drop_repeated(jobs):
 
 
 def main(argv=None):
-    """Console script ``colorize``."""
+    """Console script ``colorize`` (``colorize serve ...``: the local web page, :mod:`colorize.cli.serve`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        from colorize.cli.serve import serve_command
+
+        return serve_command(argv[1:])
     return colorize_command(None, argv)
 
 
