@@ -29,8 +29,8 @@ def _port(text):
 
 
 def build_serve_parser():
-    from colorize.cli.colorize import ENGINES
     from colorize.models.presets import DEFAULT_MODEL
+    from colorize.predict.engine import ENGINES
 
     parser = argparse.ArgumentParser(
         prog="colorize serve", formatter_class=HelpFormatter,
