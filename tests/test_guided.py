@@ -129,6 +129,14 @@ def test_an_untrained_guided_model_is_the_gan_default_exactly(tmp_path):
     guided.save(path)
     reloaded = load_colorizer(path)
     assert reloaded.family == "guided" and reloaded.hint_inputs == ("hints", "reference")
+    # A fresh process loads it with the loader alone (its layers are registered by colorize.models.colorizer).
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from colorize.predict.engine import load_colorizer; "
+                             "print(load_colorizer(sys.argv[1]).hint_inputs)", str(path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert "('hints', 'reference')" in loaded.stdout, loaded.stderr[-2000:]
     np.testing.assert_array_equal(colorize_image(photo, reloaded), colorize_image(photo, gan))
     # A point moves the colour where it is (anchoring), even before any training.
     red = Guidance(points=(Point(80, 48, (220, 30, 30)),))

@@ -37,21 +37,16 @@ is the L1 of ab / 110 on the output grid (:class:`HintTrainer`, the
 import math
 
 import keras
-import numpy as np
 from keras import layers, ops
 
-from colorize.color import AB_NORM
 from colorize.hints import reference_length
 from colorize.models import REGRESSION, get
-from colorize.models.blocks import FuseGlobal, channels
+from colorize.models.blocks import HINT_CHANNELS, FuseGlobal, HintAnchor, PoolHints, channels
 from colorize.models.colorizer import HINTS_INPUT, REFERENCE_INPUT
 
 OUTPUT_STRIDE = get("guided").output_stride  # the registry is the one source
-HINT_CHANNELS = 3  # a, b, mask
 BRANCH_PREFIX = "hint"
 GLOBAL_FILTERS = 64
-# Anchoring: a 3x3 Gaussian of this sigma (output-grid cells), 1 at the point.
-ANCHOR_SIGMA = 0.75
 
 # The simulated user (training).
 POINT_PROBABILITY = 0.125  # geometric: P(n points) = (1 - p)^n p; P(0) = 1/8, mean 7
@@ -60,76 +55,6 @@ PATCH_SIZES = (1, 3, 5, 7, 9)  # square patches, training pixels (Zhang et al. 2
 CHROMA_FLOOR = 10.0  # cell weight chroma + floor: colourful cells are picked more often
 REFERENCE_SHARE = 0.5  # photos given a reference hint
 CROPPED_REFERENCE_SHARE = 0.5  # of those, the histogram of a random quarter of the photo
-
-
-def _anchor_kernel():
-    offsets = np.arange(-1, 2, dtype=np.float32)
-    bump = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * ANCHOR_SIGMA**2))
-    return bump.astype(np.float32)  # 1 at the centre
-
-
-def _pool_points(hints, stride):
-    """hints (B, H, W, 3) -> (mean ab of the points in each stride x stride cell (0 where none), presence)."""
-    ab, mask = hints[..., :2], hints[..., 2:]
-    if stride > 1:
-        ab = ops.average_pool(ab, stride, strides=stride, padding="valid")
-        count = ops.average_pool(mask, stride, strides=stride, padding="valid")
-        mask = ops.max_pool(mask, stride, strides=stride, padding="valid")
-        ab = ab / ops.maximum(count, 1e-6)
-    return ab * mask, mask
-
-
-@keras.saving.register_keras_serializable(package="colorize")
-class PoolHints(layers.Layer):
-    """The hint map at a decoder scale: (B, H, W, 3) -> (B, H/s, W/s, 3) = (a, b) / 110 of the points
-    in each cell (their mean; 0 where none) and their presence (0 or 1)."""
-
-    def __init__(self, stride, **kwargs):
-        super().__init__(**kwargs)
-        self.stride = int(stride)
-
-    def call(self, hints):
-        ab, mask = _pool_points(ops.cast(hints, "float32"), self.stride)
-        return ops.concatenate([ab / AB_NORM, mask], axis=-1)
-
-    def compute_output_shape(self, shape):
-        scale = lambda n: None if n is None else n // self.stride
-        return (shape[0], scale(shape[1]), scale(shape[2]), HINT_CHANNELS)
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
-
-
-@keras.saving.register_keras_serializable(package="colorize")
-class HintAnchor(layers.Layer):
-    """[ab (B, h, w, 2), hints (B, H, W, 3)] -> ab with each point's colour blended in around it.
-
-    On the output grid (``stride`` = H / h): weight w = min(1, sum of a 3x3
-    Gaussian (1 at its centre) over the cells holding points), colour = the
-    Gaussian-weighted mean of the points' ab; ab' = (1 - w) ab + w colour.
-    Without points w = 0 and ab is returned as it came. No weights.
-    """
-
-    def __init__(self, stride, **kwargs):
-        super().__init__(**kwargs)
-        self.stride = int(stride)
-
-    def call(self, inputs):
-        ab, hints = inputs
-        ab = ops.cast(ab, "float32")
-        point_ab, mask = _pool_points(ops.cast(hints, "float32"), self.stride)
-        bump = ops.convert_to_tensor(_anchor_kernel())
-        weight = ops.conv(mask, bump[:, :, None, None], padding="same")
-        spread = ops.depthwise_conv(point_ab, ops.tile(bump[:, :, None, None], (1, 1, 2, 1)), padding="same")
-        colour = spread / ops.maximum(weight, 1e-6)
-        weight = ops.minimum(weight, 1.0)
-        return ab * (1.0 - weight) + colour * weight
-
-    def compute_output_shape(self, shapes):
-        return tuple(shapes[0])
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
 
 
 class Guidance:

@@ -158,7 +158,7 @@ def json_error_handler():
         error_content_type = "application/json"
         error_message_format = '{"error": "%(message)s"}'
 
-        def log_message(self, format, *args):  # quiet: the terminal shows the address, not every request
+        def log_request(self, code="-", size="-"):  # quiet: the terminal shows the address, not every request
             pass
 
     return JSONErrorHandler
