@@ -64,7 +64,7 @@ def held(points, lightness, out_lab):
         if np.hypot(*(shown - asked)) > 2.0:  # not displayable at this lightness: no colorizer can hold it
             continue
         in_gamut += 1
-        holding += np.hypot(*(out_lab[y, x, 1:] - asked)) <= HOLD_DISTANCE
+        holding += int(np.hypot(*(out_lab[y, x, 1:] - asked)) <= HOLD_DISTANCE)
     return holding, in_gamut
 
 
@@ -102,7 +102,7 @@ def measure(folder, guided, default, limit, seed):
             psnrs[name].append(psnr(out, rgb))
             if guidance and guidance.points:
                 good, total = held(guidance.points, lightness, out_lab)
-                holds[name][0] += good
+                holds[name][0] += int(good)
                 holds[name][1] += total
     return {name: {"auc": histograms[name].auc(), "psnr": float(np.mean(psnrs[name])),
                    "points_holding": holds[name][0], "points_in_gamut": holds[name][1]}
