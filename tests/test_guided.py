@@ -279,3 +279,36 @@ def test_cli_guidance_errors_are_one_line_exit_2_nothing_written(tiny_guided, ti
     assert colorize_command(None, [str(photo), str(second), "-o", str(out), "-q", "-m", str(tiny_guided),
                                    "--hint", "1,1,red"]) == 2
     assert "one photo" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the bundled guided model
+@pytest.mark.slow
+def test_bundled_guided_model_is_the_default_without_hints_and_holds_its_points():
+    from colorize.color import l_ab_to_rgb, rgb_to_lab
+    from colorize.io import list_images, read_image
+    from colorize.models.presets import bundled_model, samples_folder
+    from colorize.predict.engine import open_colorizer
+    from colorize.predict.pipeline import colorize_image, lightness_of
+
+    if not bundled_model("guided").exists():
+        pytest.skip("no bundled guided model in this checkout")
+    photos = [read_image(path) for path in list_images(samples_folder())[:2]]
+    for engine, tolerance in (("keras", 0), ("auto", 1)):  # the compiled copies: float32 rounding
+        guided, _ = open_colorizer("guided", engine)
+        default, _ = open_colorizer("gan", engine)
+        assert guided.hint_inputs == ("hints", "reference")
+        for photo in photos:
+            difference = np.abs(colorize_image(photo, guided).astype(int) - colorize_image(photo, default))
+            assert difference.max() <= tolerance, (engine, difference.max())
+    photo = photos[0]
+    height, width = photo.shape[:2]
+    lightness = lightness_of(photo)
+    points = [Point(width // 4, height // 3, (200, 40, 40)), Point(3 * width // 4, 2 * height // 3, (40, 90, 210)),
+              Point(width // 2, height // 2, (60, 170, 60))]
+    out = rgb_to_lab(colorize_image(photo, guided, guidance=Guidance(points=tuple(points))))
+    for point in points:
+        x, y = int(point.x), int(point.y)
+        asked = np.array(point.ab, np.float32)
+        shown = rgb_to_lab(l_ab_to_rgb(lightness[y : y + 1, x : x + 1], asked[None, None]))[0, 0, 1:]
+        if np.hypot(*(shown - asked)) <= 2:  # displayable at the photo's lightness there
+            assert np.hypot(*(out[y, x, 1:] - asked)) <= 10, (point, out[y, x])

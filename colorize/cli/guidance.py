@@ -62,7 +62,7 @@ def resolve_guidance(args, colorizer, jobs):
         return None
     if not getattr(colorizer, "hint_inputs", ()):
         raise ColorizeError("--hint/--hints/--reference", f"this {colorizer.family} model takes no hints "
-                            "(use a model of the guided family)")
+                            "(use a guided model, e.g. --model guided)")
     if points:
         if len(jobs) != 1:
             raise ColorizeError("--hint/--hints", f"colour points are for one photo, got {len(jobs)} inputs")

@@ -29,7 +29,6 @@ def _port(text):
 
 
 def build_serve_parser():
-    from colorize.models.presets import DEFAULT_MODEL
     from colorize.predict.engine import ENGINES
 
     parser = argparse.ArgumentParser(
@@ -42,10 +41,17 @@ def build_serve_parser():
                         "exposes the page to the network: a warning is printed)")
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port (0: any free one)")
     parser.add_argument("--model", "-m", default=None, metavar="FILE",
-                        help=f"a saved colorizer (default: the bundled {DEFAULT_MODEL} model); a guided-family model "
+                        help=f"a saved colorizer (default: the bundled {_default_model()} model); a guided-family model "
                         "takes colour points and a reference, others colorize automatically only")
     parser.add_argument("--engine", choices=ENGINES, default="auto", help="what runs the model (as for colorize)")
     return parser
+
+
+def _default_model():
+    """The bundled guided model (points and a reference), or the default where a checkout lacks it."""
+    from colorize.models.presets import DEFAULT_MODEL, SERVE_MODEL, bundled_model
+
+    return SERVE_MODEL if bundled_model(SERVE_MODEL).exists() else DEFAULT_MODEL
 
 
 def _is_loopback(host):
@@ -59,7 +65,6 @@ def _is_loopback(host):
 
 def serve_command(argv=None):
     """``colorize serve [--host H] [--port P] [--model M]``. Returns the exit status (blocks while serving)."""
-    from colorize.models.presets import DEFAULT_MODEL
     from colorize.predict.engine import open_colorizer
     from colorize.serve.app import make_server
 
@@ -67,7 +72,7 @@ def serve_command(argv=None):
     args = parser.parse_args(argv)
     prog = parser.prog
     try:
-        colorizer, path = open_colorizer(args.model or DEFAULT_MODEL, args.engine)
+        colorizer, path = open_colorizer(args.model or _default_model(), args.engine)
     except ColorizeError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
