@@ -314,3 +314,26 @@ def test_the_page_in_a_real_browser(tmp_path):
     target = Path(__import__("os").environ.get("COLORIZE_SCREENSHOT", ""))
     if target.name:
         shutil.copy(tmp_path / "page.png", target)
+
+
+def test_colorize_serve_prints_its_address_and_warns_off_loopback():
+    """The console command end to end: `colorize serve` starts, prints where it listens, answers, stops."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    for host, warned in (("127.0.0.1", False), ("0.0.0.0", True)):
+        process = subprocess.Popen([sys.executable, "-c", "import sys; from colorize.cli.colorize import main; "
+                                    "sys.exit(main(sys.argv[1:]))", "serve", "--host", host, "--port", "0"],
+                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = process.stdout.readline()
+            assert line.startswith(f"colorize serve: http://{host}:"), line
+            port = int(__import__("re").search(r"http://[^/]+:(\d+)/", line).group(1))
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/model", timeout=30) as answer:
+                model = json.loads(answer.read())
+            assert model["takes_hints"] is (Path(REPO / "colorize/assets/models/guided.keras").exists())
+        finally:
+            process.terminate()
+            _, err = process.communicate(timeout=30)
+        assert ("warning: listening on 0.0.0.0" in err) is warned, err
