@@ -298,6 +298,15 @@ def test_the_page_in_a_real_browser(tmp_path):
             time.sleep(0.2)
         downloaded = list(downloads.glob("*.png"))
         assert downloaded, "the PNG was not downloaded"
+        # A reference photo, then deleting a point (double-click): each change brings a new result.
+        reference = save_rgb(tmp_path / "reference.png", synthetic_photo(120, 160, seed=7))
+        driver.find_element(By.ID, "reference-input").send_keys(str(reference))
+        wait.until(lambda d: status.get_attribute("data-results") == "4")
+        assert "and a reference" in status.text and driver.find_element(By.ID, "reference-box").is_displayed()
+        ActionChains(driver).double_click(driver.find_elements(By.CSS_SELECTOR, ".point")[0]).perform()
+        wait.until(lambda d: status.get_attribute("data-results") == "5")
+        assert len(json.loads(driver.execute_script("return window.colorizePage.hintsJson()"))) == 1
+        assert status.get_attribute("data-state") == "done"
     finally:
         driver.quit()
         server.shutdown()

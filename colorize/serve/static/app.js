@@ -117,9 +117,18 @@
   }
 
   let drag = null;
+  let lastPress = null;
   frame.addEventListener("pointerdown", (event) => {
     if (!state.photo || !state.width || !state.takesHints || event.button !== 0) return;
     const target = event.target.closest(".point");
+    const now = performance.now();
+    if (target && lastPress && lastPress.index === Number(target.dataset.index) && now - lastPress.time < 450) {
+      lastPress = null;  // a double-click on a point removes it (points are redrawn, so no dblclick event)
+      removePoint(Number(target.dataset.index));
+      event.preventDefault();
+      return;
+    }
+    lastPress = target ? { index: Number(target.dataset.index), time: now } : null;
     if (target) {
       state.selected = Number(target.dataset.index);
       $("colour").value = state.points[state.selected].color;
@@ -130,12 +139,13 @@
       state.selected = state.points.length - 1;
       drag = { index: state.selected, moved: true };
     }
-    frame.setPointerCapture(event.pointerId);
     renderPoints();
     event.preventDefault();
   });
   frame.addEventListener("pointermove", (event) => {
     if (!drag) return;
+    // Captured only once it moves: a plain click or double-click keeps the point as its target.
+    if (!frame.hasPointerCapture(event.pointerId)) frame.setPointerCapture(event.pointerId);
     const at = photoPosition(event);
     const point = state.points[drag.index];
     if (at.x !== point.x || at.y !== point.y) {
@@ -148,10 +158,6 @@
   frame.addEventListener("pointerup", () => {
     if (drag && drag.moved) update();
     drag = null;
-  });
-  frame.addEventListener("dblclick", (event) => {
-    const target = event.target.closest(".point");
-    if (target) removePoint(Number(target.dataset.index));
   });
 
   function removePoint(index) {
@@ -187,7 +193,7 @@
     $("stage").classList.remove("dragging");
     const file = event.dataTransfer.files[0];
     if (!file) return;
-    const onReference = event.target.closest && event.target.closest("#reference-input, .hint-only, #reference-box");
+    const onReference = event.target.closest && event.target.closest("#reference-drop, #reference-box");
     if ((onReference || event.shiftKey) && state.takesHints) setReference(file); else setPhoto(file);
   });
 
