@@ -22,7 +22,6 @@ inside the loss and the decoder on any backend.
 import functools
 
 import numpy as np
-from keras import ops
 
 from colorize.color import rgb_to_lab
 
@@ -183,6 +182,8 @@ def soft_encode_sparse(ab, bins, k=DEFAULT_K, sigma=DEFAULT_SIGMA):
         (indices, weights): int (..., k) bin indices, nearest first (index 0
         is the nearest bin), and float32 (..., k) Gaussian weights summing to 1.
     """
+    from keras import ops  # here, not at the top: the NumPy functions (a reference photo's bins) need no Keras
+
     ab = ops.cast(ab, "float32")
     bins = ops.convert_to_tensor(bins, "float32")
     # |x - c|^2 = |x|^2 - 2 x.c + |c|^2 via one matmul: no (..., Q, 2) temporary.
@@ -218,6 +219,8 @@ def annealed_mean(logits, temperature=DEFAULT_TEMPERATURE, bins=None):
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    from keras import ops
+
     bins = ab_bins() if bins is None else bins
     logits = ops.cast(ops.convert_to_tensor(logits), "float32")
     shifted = logits - ops.max(logits, axis=-1, keepdims=True)

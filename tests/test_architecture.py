@@ -19,11 +19,12 @@ PACKAGE = REPO / "colorize"
 # Floor of each top-level name inside colorize (a sub-package or a module directly in colorize/).
 FLOORS = {
     "__init__": 0, "errors": 0, "files": 0, "runtime": 0, "color": 0,
-    "io": 1, "quantize": 1, "rebalance": 1, "plots": 1,
+    "io": 1, "quantize": 1, "rebalance": 1, "plots": 1, "hints": 1,
     "models": 2,
     "predict": 3,
     "evaluation": 4,
     "train": 5,
+    "serve": 5,
     "cli": 6,
 }
 MAX_TOP_LEVEL_MODULES = 12

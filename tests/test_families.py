@@ -58,6 +58,21 @@ def _settings(family, **overrides):
     return settings
 
 
+def _inputs(network, lightness):
+    """What ``network`` takes for a batch of L: L itself, or [L, zero hint map, zero reference] (guided)."""
+    if len(network.inputs) == 1:
+        return lightness
+    batch, height, width = lightness.shape[:3]
+    return [lightness, np.zeros((batch, height, width, 3), np.float32),
+            np.zeros((batch,) + tuple(network.inputs[2].shape[1:]), np.float32)]
+
+
+def _trained(family, network):
+    """What the harness trains: the network, or (a network taking hints) the family's training model,
+    which draws simulated hints from each batch's truth."""
+    return network if len(network.inputs) == 1 else family.training_model(network, _settings(family))
+
+
 def _outputs(family):
     return 2 if family.head == models.REGRESSION else len(__import__("colorize.quantize").quantize.ab_bins())
 
@@ -73,9 +88,9 @@ def test_any_batch_and_image_size(name, request):
         if height < 8 and s > 1:
             height, width = height * 8, width * 8  # deep encoders need a few pixels at the bottleneck
         lightness = np.random.default_rng(batch).uniform(0, 100, (batch, height, width, 1)).astype(np.float32)
-        raw = np.asarray(colorizer.network.predict_on_batch(lightness))
+        raw = np.asarray(colorizer.network.predict_on_batch(_inputs(colorizer.network, lightness)))
         assert raw.shape == (batch, height // s, width // s, _outputs(family))
-        ab = np.asarray(colorizer.predict_on_batch(lightness))
+        ab = np.asarray(colorizer.predict_on_batch(_inputs(colorizer.network, lightness)))
         assert ab.shape == (batch, height // s, width // s, 2) and np.isfinite(ab).all()
         assert np.abs(ab).max() < 200  # Lab units, not normalised ones
 
@@ -98,6 +113,7 @@ def test_save_reload_same_output_and_description(name, request, tmp_path):
         np.testing.assert_array_equal(reloaded.bins, colorizer.bins)
     side = max(8, family.input_multiple)
     lightness = np.random.default_rng(2).uniform(0, 100, (2, 2 * side, 3 * side, 1)).astype(np.float32)
+    lightness = _inputs(colorizer.network, lightness)
     np.testing.assert_allclose(reloaded.predict_on_batch(lightness), colorizer.predict_on_batch(lightness), atol=1e-4)
     # The description is plain JSON inside the archive: readable without Keras.
     import zipfile
@@ -114,10 +130,11 @@ def test_every_trainable_weight_gets_a_gradient(name, request):
     network = family.build(**family.tiny)
     images = np.stack([synthetic_photo(64, 64, seed=i) for i in range(4)])
     family.initialize(network, _settings(family))  # pretrained encoders: a random one may output zeros
-    family.compile_for_training(network, _settings(family), images)
+    trained = _trained(family, network)
+    family.compile_for_training(trained, _settings(family), images)
     # Plain SGD moves exactly the weights whose gradient is non-zero (AdamW's decay would move all);
     # a large step, so that gradients of 1e-6 still move a weight of 1 in float32.
-    network.compile(optimizer=keras.optimizers.SGD(1.0), loss=network.loss)
+    trained.compile(optimizer=keras.optimizers.SGD(1.0), loss=trained.loss)
     lightness, ab = LabBatches(images, 4)[0]
     # A head that starts gray (zero kernel) passes no gradient back before it has learnt something:
     # give zero kernels small values, so that this checks the architecture's gradient flow.
@@ -127,7 +144,7 @@ def test_every_trainable_weight_gets_a_gradient(name, request):
         if value.ndim > 1 and not value.any():
             weight.assign(rng.normal(0, 0.05, value.shape).astype(value.dtype))
     before = [np.array(w) for w in network.trainable_weights]
-    network.train_on_batch(lightness, ab)
+    trained.train_on_batch(lightness, ab)
     unchanged = [w.path for w, old in zip(network.trainable_weights, before)
                  if np.array_equal(keras.ops.convert_to_numpy(w), old)]
     assert before and not unchanged
@@ -141,11 +158,12 @@ def test_loss_falls_on_a_small_set_of_photos(name, request):
     images = np.stack([synthetic_photo(32, 32, seed=i) for i in range(16)])
     network = family.build(**family.tiny)
     family.initialize(network, _settings(family))
-    family.compile_for_training(network, _settings(family, lr=2e-3), images)
+    trained = _trained(family, network)
+    family.compile_for_training(trained, _settings(family, lr=2e-3), images)
     evaluation = LabBatches(images, 16)
-    before = network.evaluate(evaluation, verbose=0)
-    history = network.fit(LabBatches(images, 8, shuffle=True), epochs=30, verbose=0).history["loss"]
-    after = network.evaluate(evaluation, verbose=0)
+    before = trained.evaluate(evaluation, verbose=0)
+    history = trained.fit(LabBatches(images, 8, shuffle=True), epochs=30, verbose=0).history["loss"]
+    after = trained.evaluate(evaluation, verbose=0)
     # Training mode (batch statistics) learns visibly; inference mode (BatchNorm's slowly moving
     # statistics, 60 steps here) follows in the same direction.
     assert history[-1] < 0.75 * history[0], history

@@ -187,7 +187,7 @@ def test_export_writes_a_companion_only_for_an_unchanged_model(compiled, tmp_pat
 def test_bundled_compiled_copies_are_up_to_date():
     from colorize.models.presets import DEFAULT_MODEL, bundled_model
 
-    for name in {DEFAULT_MODEL, "simple"}:
+    for name in {DEFAULT_MODEL, "simple", "guided"}:
         source = bundled_model(name)
         assert lite.compiled_companion(source) == source.with_suffix(".lite"), (
             f"{source.with_suffix('.lite')} is missing or stale: python -m colorize.cli.export {source} "

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from colorize.models.presets import DEFAULT_MODEL
 from colorize.cli.common import StdoutLines, guard_std_streams
+from colorize.cli.guidance import add_hint_options, resolve_guidance
 from colorize.cli.helpformat import HelpFormatter
 from colorize.cli.videos import add_video_options
 from colorize.errors import ColorizeError, one_line
@@ -147,6 +148,7 @@ def build_colorize_parser(script=None):
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or per-file messages")
     add_video_options(parser)
+    add_hint_options(parser)
     return parser
 
 
@@ -242,6 +244,12 @@ def _colorize(args, script, prog, counts):
     for path in repeated:
         if not args.quiet:
             print(f"{prog}: note: {path}: given more than once, colorized once", file=sys.stderr)
+    try:  # colour points / a reference photo: checked before anything is written
+        args.guidance = resolve_guidance(args, colorizer, jobs)
+    except ColorizeError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+
     from colorize.cli.videos import run_video_jobs, split_videos
 
     jobs, clips = split_videos(jobs)
@@ -290,7 +298,12 @@ def _drop_repeated(jobs):
 
 
 def main(argv=None):
-    """Console script ``colorize``."""
+    """Console script ``colorize`` (``colorize serve ...``: the local web page, :mod:`colorize.cli.serve`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        from colorize.cli.serve import serve_command
+
+        return serve_command(argv[1:])
     return colorize_command(None, argv)
 
 
@@ -492,7 +505,9 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
                     good.append((path, number, image, lum))
             if good:
                 lightness = [lum for *_, lum in good]
-                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror)
+                guidance = getattr(args, "guidance", None)
+                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror,
+                                       guidance=None if guidance is None else [guidance] * len(lightness))
                 collect(pending)  # the previous batch's writes, in input order
                 pending = []
                 for (path, number, image, lum), ab in zip(good, abs_small):

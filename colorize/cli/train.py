@@ -455,7 +455,7 @@ def _fit(prog, family, args, files, splits, replicas, parser, balance=None):
             from colorize.predict.engine import load_colorizer
 
             start = load_colorizer(args.init, families=[family.name, *family.init_from])
-            network.set_weights(start.network.get_weights())
+            family.initialize_from(network, start.network)
         else:
             family.initialize(network, args)
     except (ColorizeError, ValueError, RuntimeError) as error:

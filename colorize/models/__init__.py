@@ -43,6 +43,11 @@ The family's module provides two functions (and optionally two more):
         A frozen encoder and the trainable rest, which takes
         [L] + the encoder's outputs: training then computes the encoder's
         features once and trains the rest alone (``--cache-features``).
+    initialize_from(network, source)                            (optional)
+        ``--init``: put a trained network's weights (``source``, of this
+        family or one in ``init_from``) into ``network``. Default: all of
+        them, in order (the same network); a family that adds layers to
+        another's copies by name.
     uses_class_labels(settings) -> bool                         (optional)
         True when training needs each photo's class (its folder's name):
         batches are then (L, (ab, class index)), ``settings.class_names``
@@ -175,6 +180,14 @@ class Family:
         """(frozen encoder, trainable part) where the family has a frozen encoder, else None."""
         split = getattr(self.implementation(), "split_frozen", None)
         return None if split is None else split(network)
+
+    def initialize_from(self, network, source):
+        """``--init``: ``source``'s weights (a trained network) into ``network`` (the family's hook, else all in order)."""
+        hook = getattr(self.implementation(), "initialize_from", None)
+        if hook is None:
+            network.set_weights(source.get_weights())
+        else:
+            hook(network, source)
 
     def uses_class_labels(self, settings):
         """Whether training this family with ``settings`` needs the photos' class labels."""
@@ -390,5 +403,30 @@ register(
         backends=("tensorflow",),
         checks=((lambda values: values.get("gan_weight", 1.0) or values.get("l1_weight", 100.0),
                  "--gan-weight and --l1-weight cannot both be 0"),),
+    )
+)
+
+register(
+    Family(
+        name="guided",
+        module="colorize.models.guided",
+        summary="user-guided colorization (Zhang et al., SIGGRAPH 2017): the GAN generator's U-Net with colour "
+        "points and a reference photo's colour histogram injected at every decoder scale; trained with simulated "
+        "points; without hints it colorizes exactly as the model it started from (--init)",
+        head=REGRESSION,
+        input_multiple=32,
+        output_stride=4,
+        script="complex",
+        model_options=(
+            Option("--backbone", str, "efficientnet_lite0", _BACKBONE_HELP, choices=BACKBONES[:4]),
+            Option("--width", float, 0.5, _WIDTH_HELP + " of the decoder (0.5: the bundled gan.keras)", **_POSITIVE),
+            Option("--train-base", None, False, "train the base U-Net too (default: frozen, only the hint branches "
+                   "train, so without hints the model stays the one given to --init)"),
+        ),
+        defaults={"size": 128, "lr": 1e-3},
+        # The base trains in the tiny config: untrained, its head is a zero kernel that would pass no gradient.
+        tiny={"backbone": "efficientnet_lite0", "width": 0.125, "train_base": True},
+        init_from=("gan", "unet"),
+        backends=("tensorflow",),
     )
 )

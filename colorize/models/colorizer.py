@@ -32,6 +32,12 @@ from colorize.models.heads import AnnealedMeanDecoder, RegressionDecoder, check_
 from colorize.quantize import DEFAULT_TEMPERATURE
 
 
+# Names of the inputs a network may take beside L (the ``guided`` family's): its ``hint_inputs``.
+HINTS_INPUT = "hints"  # (B, H, W, 3): a, b (Lab units) of colour points and their mask
+REFERENCE_INPUT = "reference"  # (B, Q + 1): a reference photo's ab histogram over the Q bins, and a flag
+HINT_INPUTS = (HINTS_INPUT, REFERENCE_INPUT)
+
+
 def lightness_input(name="lightness"):
     """The network input and its normalised view.
 
@@ -46,6 +52,11 @@ def lightness_input(name="lightness"):
 @keras.saving.register_keras_serializable(package="colorize")
 class Colorizer(keras.Model):
     """A saved colorizer: L in [0, 100] -> ab in Lab units, describing itself.
+
+    A network may take hints beside L (the ``guided`` family): its inputs are
+    then [L, hints, reference] (:data:`HINT_INPUTS`), and ``hint_inputs``
+    names them (empty for every other family); the predict path passes zero
+    hints when none are given.
 
     Args:
         network: the family's model, L (B, H, W, 1) in [0, 100] -> raw output
@@ -89,8 +100,11 @@ class Colorizer(keras.Model):
             decoder = RegressionDecoder(name="decoder")
         else:
             raise ValueError(f"unknown head {head!r}")
-        lightness = keras.Input(shape=(None, None, 1), name="lightness")
-        super().__init__(inputs=lightness, outputs=decoder(network(lightness)), **kwargs)
+        # L, then whatever else the network takes (hints), under the network's own input names.
+        inputs = [keras.Input(shape=tuple(t.shape[1:]), name=name) for t, name in zip(network.inputs, _input_names(network))]
+        super().__init__(inputs=inputs[0] if len(inputs) == 1 else inputs,
+                         outputs=decoder(network(inputs[0] if len(inputs) == 1 else inputs)), **kwargs)
+        self.hint_inputs = tuple(_input_names(network)[1:])
         self.network = network
         self.decoder = decoder
         self.family = str(family)
@@ -99,6 +113,11 @@ class Colorizer(keras.Model):
         self.output_stride = int(output_stride)
         self.training_size = None if training_size is None else int(training_size)
         self.options = dict(options or {})
+
+    @property
+    def takes_hints(self):
+        """True when the network takes colour hints (:data:`HINT_INPUTS`) beside L."""
+        return bool(self.hint_inputs)
 
     @property
     def bins(self):
@@ -141,6 +160,15 @@ class Colorizer(keras.Model):
         config = dict(config)
         config["network"] = keras.saving.deserialize_keras_object(config["network"])
         return cls(**config)
+
+
+def _input_names(network):
+    """The names of a network's inputs, in order (the first is L)."""
+    names = [getattr(t, "name", "") or "" for t in network.inputs]
+    unknown = [name for name in names[1:] if name not in HINT_INPUTS]
+    if unknown:
+        raise ValueError(f"a colorizer network takes L and optionally {', '.join(HINT_INPUTS)}, not {unknown}")
+    return names
 
 
 def make_colorizer(family, network, training_size=None, options=None, name=None):

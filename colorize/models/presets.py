@@ -34,10 +34,15 @@ PRESETS = (
     Preset("unet", "unet", "unet.keras", "a Zhang-style classifier head (bins, rebalanced loss) on the same kind of "
            "U-Net: more colour, less often right (the previous default)"),
     Preset("zhang", "zhang", "zhang.keras", "Zhang et al.'s classifier trained from scratch (the first default)"),
+    Preset("guided", "guided", "guided.keras", "user-guided colorization (colour points, a reference photo): the "
+           "default gan model with hint branches; without hints its colours are the default's; the default of "
+           "colorize serve"),
 )
 
 # Preset used when a command line is given no --model.
 DEFAULT_MODEL = "gan"
+# Preset colorize serve uses when given no --model (it takes colour points and a reference photo).
+SERVE_MODEL = "guided"
 MODEL_NAMES = tuple(preset.name for preset in PRESETS)
 
 

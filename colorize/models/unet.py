@@ -27,11 +27,13 @@ OUTPUT_STRIDE = get("unet").output_stride  # the registry is the one source
 DECODER_FILTERS = {32: 192, 16: 128, 8: 96, 4: 64}
 
 
-def apply_up_merges(x, skips, normalised, filters, width, strides):
+def apply_up_merges(x, skips, normalised, filters, width, strides, inject=None):
     """The U-Net's way up: for each stride, up x2, concatenate ``skips[stride]`` (and at the output
     stride L pooled to it), two conv-BN-ReLU of ``filters[stride]`` channels. Returns the last map.
 
     ``normalised``: L normalised (B, H, W, 1); ``strides``: decreasing, ending at OUTPUT_STRIDE.
+    ``inject``: None, or ``inject(x, stride) -> x`` applied after each stride's convolutions (the
+    ``guided`` family adds its hints there).
     """
     for stride in strides:
         x = layers.UpSampling2D(2, name=f"up{stride}")(x)
@@ -41,11 +43,19 @@ def apply_up_merges(x, skips, normalised, filters, width, strides):
         x = layers.Concatenate(name=f"merge{stride}")(merged)
         for index in (1, 2):
             x = apply_conv_bn_relu(x, channels(filters[stride], width), f"d{stride}_{index}")
+        if inject is not None:
+            x = inject(x, stride)
     return x
 
 
-def build_decoder(encoder, head=REGRESSION, width=1.0):
-    """The trainable part: [L, f4, f8, f16, f32, embedding] -> ab or logits at 1/4 resolution."""
+def build_decoder(encoder, head=REGRESSION, width=1.0, guidance=None):
+    """The trainable part: [L, f4, f8, f16, f32, embedding] -> ab or logits at 1/4 resolution.
+
+    ``guidance``: None, or an object with ``inputs`` (extra keras.Input, appended to the decoder's),
+    ``inject(x, stride) -> x`` (after the stride-32 convolution and after each merge) and
+    ``finish(outputs) -> outputs`` (the ``guided`` family's hints; the layers named here keep
+    their names, so a trained U-Net's weights fit by name).
+    """
     lightness, normalised = lightness_input()
     shapes = [tuple(t.shape) for t in encoder.outputs]
     skips = {s: keras.Input(shape=(None, None, shape[-1]), name=f"f{s}") for s, shape in zip(SKIP_STRIDES, shapes)}
@@ -53,9 +63,15 @@ def build_decoder(encoder, head=REGRESSION, width=1.0):
     context = layers.Dense(channels(128, width), activation="relu", name="embedding_proj")(embedding)
     x = FuseGlobal(name="fuse")([skips[32], context])
     x = apply_conv_bn_relu(x, channels(DECODER_FILTERS[32], width), "d32", kernel=1)
-    x = apply_up_merges(x, skips, normalised, DECODER_FILTERS, width, strides=(16, 8, 4))
+    inject = None if guidance is None else guidance.inject
+    if inject is not None:
+        x = inject(x, 32)
+    x = apply_up_merges(x, skips, normalised, DECODER_FILTERS, width, strides=(16, 8, 4), inject=inject)
     outputs = apply_head(x, head)
     inputs = [lightness] + [skips[s] for s in SKIP_STRIDES] + [embedding]
+    if guidance is not None:
+        outputs = guidance.finish(outputs)
+        inputs += list(guidance.inputs)
     return keras.Model(inputs, outputs, name="decoder")
 
 

@@ -59,6 +59,7 @@ def describe(colorizer, source_sha256=None):
         "training_size": colorizer.training_size,
         "temperature": colorizer.temperature,
         "options": colorizer.options,
+        "hint_inputs": list(getattr(colorizer, "hint_inputs", ())),
         "source_sha256": source_sha256,
     }
 
@@ -78,11 +79,16 @@ def convert_network(colorizer):
     raw_channels = colorizer.network.output.shape[-1]
     archive = keras.export.ExportArchive()
     archive.track(colorizer)
+    # L, then the hint inputs the model describes (their shapes from the network's own inputs).
+    specs = [tf.TensorSpec((None, None, None, 1), tf.float32, name="lightness")] + [
+        tf.TensorSpec((None,) + tuple(tensor.shape[1:]), tf.float32, name=name)
+        for name, tensor in zip(getattr(colorizer, "hint_inputs", ()), colorizer.network.inputs[1:])
+    ]
     with _converter_friendly_upsampling():
         archive.add_endpoint(
             NETWORK_SIGNATURE,
-            lambda lightness: {"raw": colorizer.network(lightness, training=False)},
-            input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32, name="lightness")],
+            lambda *inputs: {"raw": colorizer.network(inputs[0] if len(inputs) == 1 else list(inputs), training=False)},
+            input_signature=specs,
         )
         archive.add_endpoint(
             DECODE_SIGNATURE,

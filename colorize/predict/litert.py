@@ -15,6 +15,8 @@ A ``.lite`` file is a zip archive that describes itself like a ``.keras`` one:
                      options and the SHA-256 of the .keras file it was compiled from
     network.tflite   a LiteRT flatbuffer with two signatures:
                        network: lightness (B, H, W, 1) float32 in [0, 100]
+                                (and hints (B, H, W, 3), reference (B, Q + 1) when
+                                the model takes them: ``hint_inputs`` in the json)
                                 -> raw (B, H/s, W/s, C): ab in Lab units or logits
                        decode:  raw (B, h, w, C), temperature () float32
                                 -> ab (B, h, w, 2) float32, Lab units
@@ -110,14 +112,19 @@ class LiteNetwork:
     a few shapes.
     """
 
-    def __init__(self, interpreter):
+    def __init__(self, interpreter, input_names=None):
         self._runner = interpreter.get_signature_runner(NETWORK_SIGNATURE)
-        self._input_name = next(iter(self._runner.get_input_details()))
+        # The signature's inputs by name: L, then the hint inputs of a network that takes them.
+        self._input_names = list(input_names or [next(iter(self._runner.get_input_details()))])
 
     def __call__(self, batch, training=False):
-        """L (B, H, W, 1) float32 in [0, 100] -> raw (B, H/s, W/s, C) float32 NumPy."""
-        batch = np.ascontiguousarray(batch, np.float32)
-        outputs = self._runner(**{self._input_name: batch})
+        """L (B, H, W, 1) float32 in [0, 100] (or the list [L, hints, reference] of a network taking
+        hints) -> raw (B, H/s, W/s, C) float32 NumPy."""
+        parts = batch if isinstance(batch, (list, tuple)) else [batch]
+        if len(parts) != len(self._input_names):
+            raise ValueError(f"the compiled network takes {len(self._input_names)} inputs, got {len(parts)}")
+        outputs = self._runner(**{name: np.ascontiguousarray(part, np.float32)
+                                  for name, part in zip(self._input_names, parts)})
         return next(iter(outputs.values())).copy()
 
     predict_on_batch = __call__
@@ -137,7 +144,9 @@ class LiteColorizer:
         # The runtime logs "Created TensorFlow Lite XNNPACK delegate" to fd 2; a CLI promises a quiet stderr.
         with silenced_stderr_fd():
             interpreter = _interpreter_class()(model_content=network_bytes, num_threads=threads or _cpu_count())
-        self.network = LiteNetwork(interpreter)
+        # The inputs beside L of a network that takes hints (colorize.models.colorizer.HINT_INPUTS).
+        self.hint_inputs = tuple(description.get("hint_inputs") or ())
+        self.network = LiteNetwork(interpreter, ["lightness", *self.hint_inputs] if self.hint_inputs else None)
         self._decode = interpreter.get_signature_runner(DECODE_SIGNATURE)
         self._decode_inputs = set(self._decode.get_input_details())
         self.family = str(description["family"])

@@ -79,7 +79,26 @@ def network_shape(height, width, size, keep_aspect=True, multiple=8):
     return (size, long_side) if height <= width else (long_side, size)
 
 
-def predict_raw(colorizer, lightness_list, size=None, batch_size=8, keep_aspect=True, mirror=True):
+def takes_hints(colorizer):
+    """True when the colorizer's network takes colour hints beside L (either engine)."""
+    return bool(getattr(colorizer, "hint_inputs", ()))
+
+
+def _network_inputs(colorizer, lightness, guidance, photo_shape):
+    """The network's inputs for one photo: L (h, w, 1), then the hint map and reference vector when it takes
+    them (zeros where ``guidance`` gives none). ValueError when hints go to a model that takes none."""
+    if not takes_hints(colorizer):
+        if guidance:
+            raise ValueError("this model takes no hints (colour points or a reference photo)")
+        return [lightness]
+    from colorize.hints import hint_map, no_reference
+
+    points = guidance.points if guidance else ()
+    reference = guidance.reference if guidance and guidance.reference is not None else no_reference()
+    return [lightness, hint_map(points, photo_shape, lightness.shape[:2]), np.asarray(reference, np.float32)]
+
+
+def predict_raw(colorizer, lightness_list, size=None, batch_size=8, keep_aspect=True, mirror=True, guidance=None):
     """Run the colorizer's network on a list of full-res L images (H, W) at the working size.
 
     ``size`` None: :func:`default_working_size`; each image is shown at
@@ -90,21 +109,31 @@ def predict_raw(colorizer, lightness_list, size=None, batch_size=8, keep_aspect=
     work. For a bins head this averages logits, i.e. takes the normalised
     geometric mean of the two colour distributions.
 
+    ``guidance``: None or one :class:`colorize.hints.Guidance` (or None) per
+    image, for a colorizer that takes hints (``hint_inputs``); such a
+    colorizer gets zero hints for an image without. ValueError when guidance
+    goes to one that takes none.
+
     Returns one raw output per image, in order, as NumPy: ab (h, w, 2) in Lab
     units (regression head) or logits (h, w, Q) (bins head), at 1/output_stride
     of the network input.
     """
     multiple = colorizer.input_multiple
     size = working_size(size or default_working_size(colorizer), multiple)
+    guidance = list(guidance) if guidance is not None else [None] * len(lightness_list)
     shapes = [network_shape(*lum.shape[:2], size, keep_aspect, multiple) for lum in lightness_list]
     outputs = [None] * len(lightness_list)
     for shape in dict.fromkeys(shapes):
         indices = [i for i, s in enumerate(shapes) if s == shape]
-        inputs = np.stack(
-            [cv2.resize(lightness_list[i], shape[::-1], interpolation=cv2.INTER_AREA) for i in indices]
-        )[..., None].astype(np.float32)
+        per_image = [
+            _network_inputs(colorizer, cv2.resize(lightness_list[i], shape[::-1], interpolation=cv2.INTER_AREA)[..., None],
+                            guidance[i], lightness_list[i].shape[:2])
+            for i in indices
+        ]
+        inputs = [np.stack(part).astype(np.float32) for part in zip(*per_image)]
         for start in range(0, len(indices), batch_size):
-            raw = _forward(colorizer.network, inputs[start : start + batch_size], mirror)
+            batch = [part[start : start + batch_size] for part in inputs]
+            raw = _forward(colorizer.network, batch[0] if len(batch) == 1 else batch, mirror)
             for offset, index in enumerate(indices[start : start + batch_size]):
                 outputs[index] = raw[offset]
     return outputs
@@ -118,10 +147,13 @@ _calls_per_shape = weakref.WeakKeyDictionary()
 
 
 def _run_network(network, batch):
-    """network(batch) in inference mode as NumPy, eagerly for a shape's first calls (see above)."""
+    """network(batch) in inference mode as NumPy, eagerly for a shape's first calls (see above).
+
+    ``batch``: L (B, h, w, 1), or a list [L, hint map, reference] for a network taking hints."""
     seen = _calls_per_shape.setdefault(network, {})
-    count = seen.get(batch.shape, 0)
-    seen[batch.shape] = count + 1
+    shape = tuple(part.shape for part in batch) if isinstance(batch, list) else batch.shape
+    count = seen.get(shape, 0)
+    seen[shape] = count + 1
     if count < EAGER_CALLS_PER_SHAPE:
         return _to_numpy(network(batch, training=False))
     return _to_numpy(network.predict_on_batch(batch))
@@ -132,12 +164,14 @@ def _forward(network, inputs, mirror):
 
     mirror: the batch and its left-right mirror image go through together
     (one call of 2B) and the mirrored half's output is flipped back and
-    averaged in.
+    averaged in. ``inputs`` may be a list [L, hint map, reference]: maps are
+    mirrored with L, vectors repeated.
     """
     if not mirror:
         return _run_network(network, inputs)
-    count = len(inputs)
-    both = _run_network(network, np.concatenate([inputs, inputs[:, :, ::-1]]))
+    mirrored = lambda part: np.concatenate([part, part[:, :, ::-1] if part.ndim == 4 else part])
+    count = len(inputs[0] if isinstance(inputs, list) else inputs)
+    both = _run_network(network, [mirrored(p) for p in inputs] if isinstance(inputs, list) else mirrored(inputs))
     return (both[:count] + both[count:, :, ::-1]) / 2
 
 
@@ -180,24 +214,27 @@ def compose(lightness, ab_small, strip_pixels=None, upsample=None):
     return result
 
 
-def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True):
+def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True, guidance=None):
     """Full-res L images -> ab at the network grid for each, (h, w, 2) in Lab units.
 
     One forward pass and one decoding call for the whole list (decoding image
-    by image costs more than the small network itself).
+    by image costs more than the small network itself). ``guidance``: see :func:`predict_raw`.
     """
-    raws = predict_raw(colorizer, lightness_list, size=size, mirror=mirror)
+    raws = predict_raw(colorizer, lightness_list, size=size, mirror=mirror, guidance=guidance)
     if len({raw.shape for raw in raws}) == 1:  # one decoding call when the shapes agree
         return list(decode(colorizer, np.stack(raws), temperature))
     return [decode(colorizer, raw, temperature) for raw in raws]
 
 
-def colorize_lightness(lightness_list, colorizer, size=None, temperature=None, mirror=True, upsample=None):
+def colorize_lightness(lightness_list, colorizer, size=None, temperature=None, mirror=True, upsample=None,
+                       guidance=None):
     """Full-res L images -> list of uint8 RGB colorizations (one batched forward pass).
 
     ``upsample``: how ab reaches full resolution, "bilinear" or "guided" (None: the default, see :func:`compose`).
+    ``guidance``: one :class:`colorize.hints.Guidance` (or None) per image (see :func:`predict_raw`).
     """
-    abs_small = predict_ab(colorizer, lightness_list, size=size, temperature=temperature, mirror=mirror)
+    abs_small = predict_ab(colorizer, lightness_list, size=size, temperature=temperature, mirror=mirror,
+                           guidance=guidance)
     return [compose(lum, ab, upsample=upsample) for lum, ab in zip(lightness_list, abs_small)]
 
 
@@ -230,10 +267,11 @@ def as_image(image, name="<image>"):
     raise ColorizeError(name, f"{array.dtype} pixels are not supported; give uint8 (0-255) or uint16 values")
 
 
-def colorize_image(image, colorizer, size=None, temperature=None, mirror=True, upsample=None):
+def colorize_image(image, colorizer, size=None, temperature=None, mirror=True, upsample=None, guidance=None):
     """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 RGB (H, W, 3) colorized at full resolution.
 
-    Other inputs as :func:`as_image` accepts them; ColorizeError for the rest.
+    Other inputs as :func:`as_image` accepts them; ColorizeError for the rest. ``guidance``: a
+    :class:`colorize.hints.Guidance` (colour points, a reference) for a colorizer that takes hints.
     """
-    return colorize_lightness([lightness_of(as_image(image))], colorizer, size=size, temperature=temperature, mirror=mirror,
-                              upsample=upsample)[0]
+    return colorize_lightness([lightness_of(as_image(image))], colorizer, size=size, temperature=temperature,
+                              mirror=mirror, upsample=upsample, guidance=None if guidance is None else [guidance])[0]
