@@ -12,12 +12,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=runs/pretrained
 mkdir -p "$OUT"
-# Every shared training folder that exists here (a machine may hold only diverse/train).
-FOLDERS=()
-for folder in imagenette/train imagenette/val scenes faces diverse/train; do
-  if [ -d "$DATA/$folder" ]; then FOLDERS+=("$DATA/$folder"); else echo "note: $DATA/$folder absent, trained without it" >&2; fi
-done
-[ "${#FOLDERS[@]}" -gt 0 ] || { echo "no training photos under $DATA" >&2; exit 2; }
+source scripts/training_folders.sh
 
 run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
   local name=$1; shift

@@ -13,12 +13,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=runs/recognition
 mkdir -p "$OUT"
-# Every shared training folder (never diverse/unseen or imagenet_val: those are for validation only).
-FOLDERS=()
-for folder in imagenette/train imagenette/val scenes faces diverse/train; do
-  if [ -d "$DATA/$folder" ]; then FOLDERS+=("$DATA/$folder"); else echo "note: $DATA/$folder absent, trained without it" >&2; fi
-done
-[ "${#FOLDERS[@]}" -gt 0 ] || { echo "no training photos under $DATA" >&2; exit 2; }
+source scripts/training_folders.sh
 
 # Shared by every stage: the default's architecture and weights, class-balanced epochs of 2,400 photos
 # (the 268 class folders drawn equally often), Adam 1e-4, 100 x L1, a weak adversarial term.
