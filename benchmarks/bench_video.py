@@ -27,8 +27,8 @@ video decoded back and measured:
 * memory: peak RSS (sampled every 20 ms) of colorize_video in a fresh process on a long 720p clip
   (--long-minutes) and on one a quarter as long: flat memory means the two peaks agree.
 
-A colour video of your own (--clip) is measured like the synthetic clips (its gray version is
-colorized). The figure (--figure) shows a pan over a bundled sample photo: truth, per-frame and
+A real colour video (--clip; default the shipped 5.3 s of Big Buck Bunny, 1280x720, 25 fps, benchmarks/data/)
+is measured like the synthetic clips: its gray version is colorized and compared with its true colours. The figure (--figure) shows a pan over a bundled sample photo: truth, per-frame and
 temporal frames, and the flicker per frame over time.
 """
 
@@ -50,6 +50,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("COLORIZE_SHARED_DATA", REPO.parent / "shared" / "data"))
 CLIPS = ("pan", "zoom", "object", "noise", "cut")
+# A real clip shipped for this benchmark: 5.3 s of Big Buck Bunny (CC BY 3.0, Blender Foundation), 1280x720.
+REAL_CLIP = REPO / "benchmarks" / "data" / "big_buck_bunny.mp4"
 
 
 # ----------------------------------------------------------------------------- photos and clips
@@ -375,8 +377,12 @@ def main(argv=None):
                              "the bundled samples when absent)")
     parser.add_argument("--frames", type=int, default=40, help="frames per quality clip")
     parser.add_argument("--size", default="320x180", help="quality clips' WIDTHxHEIGHT")
-    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
-    parser.add_argument("--clip", type=Path, help="also measure a COLOUR video of your own (its gray version)")
+    parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=CLIPS,
+                        help="synthetic clips to measure (none: only --clip)")
+    parser.add_argument("--clip", type=lambda value: Path(value) if value else None, default=REAL_CLIP if REAL_CLIP.is_file() else None,
+                        help="also measure a real COLOUR video (its gray version; default: the shipped "
+                             f"{REAL_CLIP.name}, see benchmarks/data/README.md); --clip '' skips it")
+    parser.add_argument("--clip-frames", type=int, default=0, help="frames of --clip to use (0: all)")
     parser.add_argument("--speed-frames", type=int, default=96, help="frames per speed clip")
     parser.add_argument("--long-minutes", type=float, default=1.0,
                         help="length of the long 720p clip for peak memory (also measured at a quarter of it)")
@@ -412,7 +418,7 @@ def main(argv=None):
         if "quality" not in args.skip:
             clips = [(kind, *make_clip(kind, photos, args.frames, height, width)) for kind in args.clips]
             if args.clip:
-                clips.append((args.clip.stem, read_video(args.clip, limit=args.frames), 0.0, None))
+                clips.append((args.clip.stem, read_video(args.clip, limit=args.clip_frames or None), 0.0, None))
             lines += ["| clip | flicker per-frame | flicker temporal | ratio | truth floor | AuC per-frame | "
                       "AuC temporal | ΔAuC | cuts found |", "|---|---|---|---|---|---|---|---|---|"]
             ratios, deltas = [], []

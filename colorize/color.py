@@ -9,6 +9,8 @@ learns ab / AB_NORM in about [-1.2, 1.2] (``colorize.models.colorizer``).
 The constants follow richzhang/colorization (l_cent=50, l_norm=100, ab_norm=110).
 """
 
+import functools
+
 import cv2
 import numpy as np
 from skimage import color as skcolor
@@ -72,6 +74,8 @@ def _srgb_to_linear(rgb01):
 
 # uint8 value -> linear-light value times its channel's luminance weight.
 _WEIGHTED_LINEAR_LUT = (_srgb_to_linear(np.arange(256) / 255.0)[:, None] * _LUMINANCE_WEIGHTS).astype(np.float32)
+_WEIGHTED_LINEAR_LUT_3 = np.ascontiguousarray(_WEIGHTED_LINEAR_LUT.reshape(256, 1, 3))  # cv2.LUT's layout
+_ONES_1x3 = np.ones((1, 3), np.float32)
 
 
 def rgb_to_lightness(rgb):
@@ -89,8 +93,13 @@ def rgb_to_lightness(rgb):
             for top in range(0, rgb.shape[0], rows):
                 out[top : top + rows] = rgb_to_lightness(rgb[top : top + rows])
             return out
-        lut = _WEIGHTED_LINEAR_LUT
-        y = lut[rgb[..., 0], 0] + lut[rgb[..., 1], 1] + lut[rgb[..., 2], 2]
+        if rgb.ndim == 3:
+            # One OpenCV table pass and one weighted channel sum: twice as fast as NumPy's
+            # strided fancy indexing, the same float32 values (video frames pass here).
+            y = cv2.transform(cv2.LUT(rgb, _WEIGHTED_LINEAR_LUT_3), _ONES_1x3)
+        else:
+            lut = _WEIGHTED_LINEAR_LUT
+            y = lut[rgb[..., 0], 0] + lut[rgb[..., 1], 1] + lut[rgb[..., 2], 2]
     else:
         y = _srgb_to_linear(_as_unit_float(rgb)) @ _LUMINANCE_WEIGHTS
     return _y_to_l(y)
@@ -176,28 +185,100 @@ def _in_gamut(lab):
 
 
 def _fit_chroma_to_gamut(lab, steps=8):
-    """Lab (n, 3) -> Lab (n, 3) with ab scaled by the largest factor in [0, 1] that is in gamut.
+    """Lab (n, 3) -> Lab (n, 3) with ab scaled by (nearly) the largest factor in [0, 1] that is in gamut.
 
-    Bisection on the factor, only for the colours really outside; factor 0,
-    the gray of the same L, is always in gamut, so a solution exists.
-    8 steps: within 0.4% of the chroma.
+    Only the colours really outside are changed. A table of the gamut's
+    largest chroma per (L, hue) (:func:`_max_chroma_table`) brackets each
+    colour's factor between two values 1 % apart, which two exact checks
+    confirm for almost every pixel: two passes instead of a bisection's
+    eight, the hot spot of composing video frames with black or white areas.
+    The few the table misjudges (near the gamut's cusps, where the largest
+    chroma changes fast with L) are bisected, ``steps`` steps, inside what
+    the checks left open. Factor 0, the gray of the same L, is always in
+    gamut, so a solution exists; every result is within 1 % (or 0.5 Lab
+    units) of the chroma that fits (the bisection's 8 steps: 0.4 %).
     """
     fitted = lab.copy()
     outside = np.flatnonzero(~_in_gamut(lab))
     if not outside.size:
         return fitted
     target = lab[outside]
-    low = np.zeros(len(target), np.float32)
-    high = np.ones(len(target), np.float32)
-    trial = target.copy()
+    table = _table_chroma(target)
+    chroma = np.maximum(np.hypot(target[:, 1], target[:, 2]), 1e-6)
+    below = np.minimum(1.0, table * (1.0 - _TABLE_MARGIN) / chroma).astype(np.float32)
+    # The absolute slack matters where the gamut narrows to the gray axis (L near 0 or 100).
+    above = np.minimum(1.0, (table * (1.0 + _TABLE_MARGIN) + _TABLE_SLACK) / chroma).astype(np.float32)
+    below_fits = _in_gamut(_scaled(target, below))
+    above_fits = _in_gamut(_scaled(target, above))
+    factor = below.copy()  # fits below, not above: the largest factor lies in between
+    # The table overrated the chroma: bisect in [0, below]; underrated it: in [above, 1].
+    for rows, low, high in ((~below_fits, 0.0, below), (below_fits & above_fits, above, 1.0)):
+        rows = np.flatnonzero(rows)
+        if rows.size:
+            low, high = (np.broadcast_to(np.asarray(v, np.float32), below.shape)[rows] for v in (low, high))
+            factor[rows] = _bisect_factor(target[rows], low, high, steps)
+    fitted[outside, 1:] = target[:, 1:] * factor[:, None]
+    return fitted
+
+
+def _scaled(lab, factor):
+    """Lab (n, 3) with ab times factor (n,)."""
+    scaled = lab.copy()
+    scaled[:, 1:] *= factor[:, None]
+    return scaled
+
+
+def _bisect_factor(target, low, high, steps):
+    """Largest factor in [low, high] (each (n,); low known to fit) with target's ab times it in gamut."""
+    low = np.asarray(low, np.float32).copy()
+    high = np.asarray(high, np.float32).copy()
     for _ in range(steps):
         middle = (low + high) / 2
-        trial[:, 1:] = target[:, 1:] * middle[:, None]
-        ok = _in_gamut(trial)
+        ok = _in_gamut(_scaled(target, middle))
         low = np.where(ok, middle, low)
         high = np.where(ok, high, middle)
-    fitted[outside, 1:] = target[:, 1:] * low[:, None]
-    return fitted
+    return low
+
+
+# The table's grid and the margin kept inside its (interpolated) chroma.
+_TABLE_L_STEPS = 128
+_TABLE_HUE_STEPS = 180
+_TABLE_MARGIN = 0.005
+_TABLE_SLACK = 0.5  # Lab units of chroma
+# Larger than any sRGB colour's chroma (about 134, saturated blue): the table's bisection starts there.
+_TABLE_MAX_CHROMA = 160.0
+
+
+@functools.lru_cache(maxsize=1)
+def _max_chroma_table():
+    """float32 (L steps, hue steps + 1): the largest in-gamut chroma at each (L, hue), by bisection.
+
+    Rows: L from 0 to 100; columns: hue from 0 to 2 pi (the last repeats the
+    first, so interpolation wraps). Built once, on first use (about 0.04 s).
+    """
+    lightness, hue = np.meshgrid(np.linspace(0.0, 100.0, _TABLE_L_STEPS, dtype=np.float32),
+                                 np.linspace(0.0, 2 * np.pi, _TABLE_HUE_STEPS + 1, dtype=np.float32), indexing="ij")
+    lab = np.stack([lightness.ravel(), _TABLE_MAX_CHROMA * np.cos(hue.ravel()),
+                    _TABLE_MAX_CHROMA * np.sin(hue.ravel())], axis=1).astype(np.float32)
+    factor = _bisect_factor(lab, np.zeros(len(lab), np.float32), np.ones(len(lab), np.float32), 12)
+    return (factor * _TABLE_MAX_CHROMA).reshape(lightness.shape).astype(np.float32)
+
+
+def _table_chroma(lab):
+    """Lab (n, 3) -> the table's largest in-gamut chroma (n,) at each colour's L and hue (bilinear)."""
+    table = _max_chroma_table()
+    hue = np.mod(np.arctan2(lab[:, 2], lab[:, 1]), 2 * np.pi)
+    column = (hue * (_TABLE_HUE_STEPS / (2 * np.pi))).astype(np.float32)
+    row = (np.clip(lab[:, 0], 0.0, 100.0) * ((_TABLE_L_STEPS - 1) / 100.0)).astype(np.float32)
+    # cv2.remap takes maps below 32767 a side: lay the n points out as rows of 1024.
+    count = len(lab)
+    padded = -(-count // _REMAP_WIDTH) * _REMAP_WIDTH
+    column, row = (np.pad(v, (0, padded - count)).reshape(-1, _REMAP_WIDTH) for v in (column, row))
+    chroma = cv2.remap(table, column, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return chroma.reshape(-1)[:count]
+
+
+_REMAP_WIDTH = 1024
 
 
 def to_uint8(rgb01):

@@ -72,3 +72,28 @@ def test_saturated_colours_keep_their_lightness():
     chroma = np.linalg.norm(out_ab, axis=-1)
     cosine = (out_ab * ab).sum(-1) / (chroma * np.linalg.norm(ab, axis=-1) + 1e-6)
     assert np.median(cosine[chroma > 10]) > 0.95
+
+
+def test_gamut_fit_keeps_nearly_all_the_chroma_that_fits():
+    """The table-bracketed fit (two checks a pixel) against a 20-step bisection from [0, 1]."""
+    rng = np.random.default_rng(11)
+    count = 20000
+    lab = np.stack([rng.uniform(0, 100, count), rng.uniform(-110, 110, count), rng.uniform(-110, 110, count)], 1)
+    lab = lab.astype(np.float32)
+    lab[:200, 0] = rng.choice([0.0, 0.5, 99.5, 100.0], 200)  # where the gamut narrows to the gray axis
+    fitted = color._fit_chroma_to_gamut(lab)
+    assert color._in_gamut(fitted).all()
+    np.testing.assert_array_equal(fitted[:, 0], lab[:, 0])
+    outside = np.flatnonzero(~color._in_gamut(lab))
+    exact = color._bisect_factor(lab[outside], np.zeros(len(outside), np.float32), np.ones(len(outside), np.float32),
+                                 20)
+    exact_chroma = exact * np.hypot(lab[outside, 1], lab[outside, 2])
+    chroma = np.hypot(fitted[outside, 1], fitted[outside, 2])
+    assert (chroma >= exact_chroma * 0.99 - 0.51).all(), (chroma - exact_chroma).min()
+    inside = np.setdiff1d(np.arange(count), outside)
+    np.testing.assert_array_equal(fitted[inside], lab[inside])  # colours in gamut are left alone
+
+
+def test_lightness_of_uint8_rgb_matches_the_reference():
+    rgb = np.random.default_rng(12).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    np.testing.assert_allclose(color.rgb_to_lightness(rgb), color.rgb_to_lab(rgb)[..., 0], atol=2e-3)

@@ -5,6 +5,7 @@ simulate a flickering network) stands in for the model, except in the one slow t
 """
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,6 +412,51 @@ def test_bundled_default_on_a_tiny_clip(tmp_path):
     assert result.frames == 8
     frames, _ = decode_frames(target)
     assert len(frames) == 8 and frames[0][0].shape == (96, 128, 3)
+
+
+def test_a_name_taken_while_colorizing_gets_the_next_free_one(tmp_path):
+    """Another process writes the target's name meanwhile: its file stays, the clip takes the next name."""
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(6), fps=6)
+    target = tmp_path / "out.mp4"
+
+    def compose_and_take_the_name(lightness, ab):
+        if not target.exists():
+            target.write_bytes(b"theirs")
+        return compose(lightness, ab)
+
+    names = iter([tmp_path / "out-1.mp4"])
+    result = run(source, target, composer=compose_and_take_the_name, replace=False, next_name=lambda taken: next(names))
+    assert target.read_bytes() == b"theirs"
+    assert result.path == tmp_path / "out-1.mp4" and len(decode_frames(result.path)[0]) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out-1.mp4", "out.mp4"]  # no partial left
+    with pytest.raises(FileExistsError):  # without next_name: refused, nothing of ours left
+        run(source, target, replace=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out-1.mp4", "out.mp4"]
+
+
+REAL_CLIP = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "big_buck_bunny.mp4"
+
+
+@pytest.mark.slow
+def test_a_real_clip_keeps_its_frames_rate_and_audio(tmp_path):
+    """The shipped 5.3 s of Big Buck Bunny (real H.264 + AAC from a real encoder, 1280x720): every frame,
+    the size, the frame rate and timestamps, and the audio packets byte for byte."""
+    target = tmp_path / "bunny.mp4"
+    result = run(REAL_CLIP, target)
+    assert (result.frames, result.audio) == (132, "copy")
+    with av.open(str(REAL_CLIP)) as source, av.open(str(target)) as output:
+        for container in (source, output):
+            assert container.streams.video[0].average_rate == 25
+        assert (output.streams.video[0].width, output.streams.video[0].height) == (1280, 720)
+        source_pts = [float(f.pts * f.time_base) for f in source.decode(video=0)]
+        output_pts = [float(f.pts * f.time_base) for f in output.decode(video=0)]
+        assert len(output_pts) == 132 and np.allclose(output_pts, source_pts, atol=1e-3)
+
+    def audio_packets(path):
+        with av.open(str(path)) as container:
+            return [(bytes(p), p.pts) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    assert audio_packets(target) == audio_packets(REAL_CLIP)
 
 
 # ----------------------------------------------------------------------------- the colorize command

@@ -62,8 +62,10 @@ def _seconds(text):
     return value
 
 
-def colorize_clip(path, target, colorizer, args):
+def colorize_clip(path, target, colorizer, args, next_name=None):
     """Colorize one clip into ``target`` (never replacing a file unless --overwrite). Returns the VideoResult.
+
+    ``next_name(taken)``: another name when ``target`` was taken meanwhile (see ``colorize_video``).
 
     Video runs the network once per frame without the mirrored pass (``--no-mirror`` for photos): the
     temporal blending already averages each colour over frames, and video needs the speed.
@@ -81,7 +83,7 @@ def colorize_clip(path, target, colorizer, args):
         return compose(lightness, ab, upsample=getattr(args, "upsample", None))
 
     return colorize_video(path, target, predict, join, temporal=args.temporal, start=args.start, end=args.end,
-                          progress=not args.quiet, replace=args.overwrite)
+                          progress=not args.quiet, replace=args.overwrite, next_name=next_name)
 
 
 def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
@@ -94,16 +96,13 @@ def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
     written = failed = 0
     counts = counts if counts is not None else {"written": 0}
     for path, relative in jobs:
-        target = claim(relative.with_suffix(OUTPUT_SUFFIX))
+        name = relative.with_suffix(OUTPUT_SUFFIX)
+        target = claim(name)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            result = colorize_clip(path, target, colorizer, args)
+            result = colorize_clip(path, target, colorizer, args, next_name=lambda taken, name=name: claim(name))
         except ColorizeError as error:
             print(f"{prog}: error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        except FileExistsError:
-            print(f"{prog}: error: {target}: another process wrote this name meanwhile; not replaced", file=sys.stderr)
             failed += 1
             continue
         except (OSError, ValueError) as error:
@@ -113,6 +112,6 @@ def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
         written += 1
         counts["written"] = counts.get("written", 0) + 1
         if not args.quiet:
-            say(f"{path} -> {target} ({result.frames} frames, {result.fps:.1f} frames/s, "
+            say(f"{path} -> {result.path} ({result.frames} frames, {result.fps:.1f} frames/s, "
                 f"{result.cuts} scene cut(s), audio: {result.audio})")
     return written, failed

@@ -72,13 +72,15 @@ class VideoInfo:
 @dataclass(frozen=True)
 class VideoResult:
     """What :func:`colorize_video` did: frames written, seconds, frames per second end to end,
-    scene cuts detected by the temporal smoother, and whether audio was copied or transcoded."""
+    scene cuts detected by the temporal smoother, whether audio was copied or transcoded, and the path
+    written (the target, or the name ``next_name`` gave when the target was taken meanwhile)."""
 
     frames: int
     seconds: float
     fps: float
     cuts: int
     audio: str
+    path: Path = None
 
 
 def _head(path, count=16):
@@ -314,7 +316,8 @@ def _partial_name(target):
 
 
 def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, start=None, end=None, progress=True,
-                   batch_size=DEFAULT_BATCH, smoother=None, crf=DEFAULT_CRF, queue_size=DEFAULT_QUEUE, replace=True):
+                   batch_size=DEFAULT_BATCH, smoother=None, crf=DEFAULT_CRF, queue_size=DEFAULT_QUEUE, replace=True,
+                   next_name=None):
     """Colorize the video ``source`` into ``target`` (the container from its extension).
 
     Args:
@@ -329,6 +332,8 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         crf: quality of the H.264 encoder (lower: better, bigger).
         replace: an existing ``target`` is replaced; False: FileExistsError instead (the finished clip is
             linked to its name, which fails on any existing file, even one another process made meanwhile).
+        next_name: with replace False, ``next_name(taken_path) -> Path``, the name to try when the target
+            (or the last name tried) was taken meanwhile; None: FileExistsError then.
 
     Returns a :class:`VideoResult`. Raises ColorizeError(path, reason) for a bad source (see
     :func:`probe_video`) or target; any error of predict_ab_fn / compose_fn propagates unchanged.
@@ -377,7 +382,7 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         if replace:
             os.replace(partial, target)
         else:
-            os.link(partial, target)
+            target = _link_to_a_free_name(partial, target, next_name)
             partial.unlink()
     except BaseException:
         if output is not None:
@@ -390,7 +395,22 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         raise
     seconds = time.perf_counter() - began
     return VideoResult(frames=count, seconds=seconds, fps=count / seconds if seconds else 0.0,
-                       cuts=smoother.cuts if smoother is not None else 0, audio=audio_mode)
+                       cuts=smoother.cuts if smoother is not None else 0, audio=audio_mode, path=target)
+
+
+def _link_to_a_free_name(partial, target, next_name):
+    """Hard-link the finished ``partial`` to ``target``, else to the names ``next_name`` gives; the name used.
+
+    A link never replaces a file, so a name another process took since it was chosen is skipped, not lost.
+    """
+    while True:
+        try:
+            os.link(partial, target)
+            return target
+        except FileExistsError:
+            if next_name is None:
+                raise
+            target = Path(next_name(target))
 
 
 def _format_for(target):
