@@ -21,8 +21,8 @@ for stage in "${stages[@]}"; do
   echo "$stage: trained in $(( $(date +%s) - start )) s (wall, this machine)"
 done
 models=(--model colorize/assets/models/gan.keras)
-for stage in combined "${stages[@]}"; do
-  [ -f "runs/recognition/$stage.keras" ] && models+=(--model "runs/recognition/$stage.keras")
+for stage in combined balanced neutral recognition strong vivid; do  # every stage trained so far
+  if [ -f "runs/recognition/$stage.keras" ]; then models+=(--model "runs/recognition/$stage.keras"); fi
 done
 mkdir -p runs/levers
 # The scenes of the training runs' own held-out test split (the split is drawn over all training folders).

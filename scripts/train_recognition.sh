@@ -5,7 +5,7 @@
 # (re-run the same line; the script passes --resume when the stage's backup folder exists) and writes
 # under runs/recognition/ (git-ignored). Run it at low priority: nice -n 19 bash scripts/train_recognition.sh combined
 #
-#   bash scripts/train_recognition.sh [STAGE...]   # stages: balanced, recognition, neutral, combined (default), strong
+#   bash scripts/train_recognition.sh [STAGE...]   # stages: balanced, recognition, neutral, combined (default), strong, vivid
 #
 # Measure a stage: LIMIT=600 bash scripts/evaluate_imagenet_val.sh runs/recognition/STAGE.keras
 # EPOCHS (default 30, early stopping after 4 without improvement) caps a stage: EPOCHS=3 measures a lever
@@ -51,6 +51,10 @@ for stage in "${@:-combined}"; do
     # that the L1 term alone averages away?
     strong) run strong --balance-classes --epoch-photos 2400 --gan-weight 0.1 --recognition-weight 20 \
               --neutral-weight 30 ;;
+    # The combination at the default's own adversarial weight (1, as scripts/train_pretrained.sh trained
+    # it): the stages above use 0.1, which dulls the colours whatever else they do.
+    vivid) run vivid --balance-classes --epoch-photos 2400 --gan-weight 1 --recognition-weight 5 \
+             --neutral-weight 30 ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
