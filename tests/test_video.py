@@ -113,10 +113,12 @@ class RecordingCompose:
 
 
 def decode_frames(path):
+    """[(RGB, pts, time_base)] of every frame and the stream's average rate (None: unset), read while the
+    file is open (a closed container's stream reads freed memory)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = [(frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base) for frame in container.decode(stream)]
-        return frames, stream
+        return frames, stream.average_rate
 
 
 def run(source, target, **kwargs):
@@ -251,16 +253,26 @@ def test_frames_size_fps_pts_and_lightness_kept(tmp_path):
     target = tmp_path / "out.mp4"
     result = run(source, target, temporal=True)
     assert result.frames == len(pts) and target.exists()
-    inputs, in_stream = decode_frames(source)
-    outputs, out_stream = decode_frames(target)
+    inputs, in_rate = decode_frames(source)
+    outputs, out_rate = decode_frames(target)
     assert len(outputs) == len(inputs) == len(pts)
     assert outputs[0][0].shape == (48, 64, 3)
-    if in_stream.average_rate is not None:  # FFmpeg may leave a variable-rate stream's average unset
-        assert float(out_stream.average_rate) == pytest.approx(float(in_stream.average_rate), rel=0.01)
+    if in_rate is not None:  # FFmpeg may leave a variable-rate stream's average unset
+        assert float(out_rate) == pytest.approx(float(in_rate), rel=0.01)
     times_in = [float(p * tb) for _, p, tb in inputs]
     times_out = [float(p * tb) for _, p, tb in outputs]
     assert times_out == pytest.approx(times_in, abs=1e-3)
     assert times_in == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+    # Every frame's duration too (the last one's included), so the clip keeps its length and average rate.
+
+    def durations(path):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            timed = sorted((p.pts, p.duration) for p in container.demux(stream) if p.size)
+            return [float(d * stream.time_base) for _, d in timed], float(stream.duration * stream.time_base)
+
+    assert durations(target)[0] == pytest.approx(durations(source)[0], abs=1e-3)
+    assert durations(target)[1] == pytest.approx(durations(source)[1], abs=1e-3)
     for (rgb_in, _, _), (rgb_out, _, _) in zip(inputs, outputs):
         difference = np.abs(lightness_of(rgb_out) - lightness_of(rgb_in))
         assert difference.mean() < 1.5, difference.mean()  # codec error only
