@@ -32,6 +32,7 @@ import os
 import re
 import stat
 import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -920,8 +921,47 @@ def is_grayscale(rgb, tolerance=2):
     return bool(np.percentile(spread, 99) <= tolerance)
 
 
+# Every PNG colorize writes says so in a tEXt chunk (keyword "Software", the PNG standard's): a later
+# run whose output folder holds earlier results tells them from the user's photos (made_by_colorize).
+SOFTWARE_TAG = "colorize"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IHDR_END = len(_PNG_SIGNATURE) + 25  # the header chunk: length, type, 13 bytes, CRC
+
+
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _software_chunk():
+    return _png_chunk(b"tEXt", b"Software\0" + SOFTWARE_TAG.encode("latin-1"))
+
+
+def made_by_colorize(path):
+    """True when ``path`` is a PNG that colorize wrote (its tEXt "Software" chunk says colorize).
+
+    Reads only the chunks before the image data; False for anything else, unreadable files included.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    if not head.startswith(_PNG_SIGNATURE):
+        return False
+    offset = len(_PNG_SIGNATURE)
+    while offset + 8 <= len(head):
+        length, kind = struct.unpack(">I", head[offset : offset + 4])[0], head[offset + 4 : offset + 8]
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        if kind == b"tEXt" and head[offset + 8 : offset + 8 + length] == b"Software\0" + SOFTWARE_TAG.encode():
+            return True
+        offset += 12 + length
+    return False
+
+
 def encode_png(rgb):
-    """uint8 RGB (H, W, 3) -> PNG bytes (encoded in memory). ValueError when it cannot be encoded."""
+    """uint8 RGB (H, W, 3) -> PNG bytes (encoded in memory), tagged as colorize's. ValueError when it
+    cannot be encoded."""
     # Huffman-only deflate: for photographs about 2.7x faster than the default
     # with files within 2% of its size (measured on the bundled samples).
     ok, encoded = cv2.imencode(
@@ -931,7 +971,8 @@ def encode_png(rgb):
     )
     if not ok:
         raise ValueError("could not encode the PNG")
-    return encoded.tobytes()
+    encoded = encoded.tobytes()
+    return encoded[:_IHDR_END] + _software_chunk() + encoded[_IHDR_END:]
 
 
 def write_png(path, rgb):

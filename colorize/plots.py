@@ -18,6 +18,7 @@ import numpy as np
 
 from colorize.errors import ColorizeError
 from colorize.files import write_bytes_atomic
+from colorize.io import SOFTWARE_TAG
 
 DPI = 100
 
@@ -35,7 +36,7 @@ def _new_figure(width_in, height_in):
 def _save(figure, png_path, write=None):
     """Render ``figure`` to PNG bytes in memory, then write them atomically (``write(path, data)``: another way)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": SOFTWARE_TAG})  # see io.made_by_colorize
     return Path((write or write_bytes_atomic)(png_path, buffer.getvalue()))
 
 

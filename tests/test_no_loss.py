@@ -86,6 +86,29 @@ def test_output_folder_inside_the_input_folder_is_not_colorized_again(tmp_path, 
     assert _pngs(album / "colorized") == ["a-1.png", "a.png", "sub/b-1.png", "sub/b.png"]
 
 
+def test_a_folder_colorized_into_itself_skips_the_earlier_results(tmp_path, capsys, monkeypatch):
+    """DIR -o DIR twice: the first run's PNGs (tagged as colorize's) are not colorized again; the user's
+    own PNG is, and a result named on its own is too."""
+    from colorize.io import made_by_colorize
+
+    album = tmp_path / "album"
+    _gray(album / "a.jpg")
+    _gray(album / "mine.png", 1)
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = _colorize(capsys, "album", "-o", "album")
+    assert status == 0, stderr
+    assert made_by_colorize(album / "a.png") and made_by_colorize(album / "mine-1.png")
+    assert not made_by_colorize(album / "mine.png") and not made_by_colorize(album / "a.jpg")
+    status, _, stderr = _colorize(capsys, "album", "-o", "album")
+    assert status == 0, stderr
+    assert "skipped 2 earlier colorize result(s)" in stderr
+    # Only the user's two photos were colorized again (a-1.png, mine-2.png); no a-1-1.png or mine-1-1.png.
+    assert _pngs(album) == ["a-1.png", "a.jpg", "a.png", "mine-1.png", "mine-2.png", "mine.png"]
+    status, _, stderr = _colorize(capsys, "album/a.png", "-o", "album")
+    assert status == 0, stderr
+    assert "a-2.png" in _pngs(album)
+
+
 # ----------------------------------------------------------------------------- 4. parallel runs
 def test_an_output_name_taken_meanwhile_gets_the_next_free_one(tmp_path):
     from pathlib import Path

@@ -153,28 +153,43 @@ def build_colorize_parser(script=None):
 
 
 def collect_inputs(paths, output=None):
-    """PATH arguments -> list of (input path, output relative name) and a list of errors.
+    """PATH arguments -> (list of (input path, output relative name), list of errors, earlier results skipped).
 
     Files keep their stem; files found in a folder keep their sub-folder
     relative to it, so two ``x.jpg`` in different sub-folders never collide.
     ``output``: the run's output folder; when it lies inside a folder given,
     nothing under it is taken from that folder (a second run over ``.`` does
-    not colorize the first run's results again).
+    not colorize the first run's results again), and when a folder given is
+    the output folder (``DIR -o DIR``) or holds it, the PNGs found under the
+    output folder that colorize wrote (:func:`colorize.io.made_by_colorize`)
+    are skipped too and counted in the third value. A file named on its own
+    is always taken.
     """
     from colorize.cli.videos import list_videos
-    from colorize.io import list_images
+    from colorize.io import list_images, made_by_colorize
 
-    jobs, errors = [], []
+    jobs, errors, earlier = [], [], 0
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = [f for f in list_images(path) + list_videos(path) if not _inside_output(f, path, output)]
-            if not found:
+            results = [f for f in found if _under(f, output) and made_by_colorize(f)]
+            earlier += len(results)
+            found = [f for f in found if f not in results]
+            if not found and not results:
                 errors.append(ColorizeError(path, "folder contains no image or video files"))
             jobs.extend((f, f.relative_to(path).with_suffix(".png")) for f in found)
         else:  # a file, or a missing path that read_image reports in one line
             jobs.append((path, Path(path.stem + ".png")))
-    return jobs, errors
+    return jobs, errors, earlier
+
+
+def _under(found, output):
+    """True when ``found`` lies in the folder ``output`` or below it (None: no output folder)."""
+    if output is None:
+        return False
+    output = Path(os.path.realpath(output))
+    return output in Path(os.path.realpath(found)).parents
 
 
 def _inside_output(found, folder, output):
@@ -237,9 +252,12 @@ def _colorize(args, script, prog, counts):
     except ColorizeError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    jobs, errors = collect_inputs(paths, args.output)
+    jobs, errors, earlier = collect_inputs(paths, args.output)
     for error in errors:
         print(f"{prog}: error: {error}", file=sys.stderr)
+    if earlier and not args.quiet:
+        print(f"{prog}: note: skipped {earlier} earlier colorize result(s) in {args.output}/ "
+              "(name a file on its own to colorize it again)", file=sys.stderr)
     jobs, repeated = _drop_repeated(jobs)
     for path in repeated:
         if not args.quiet:
