@@ -240,3 +240,12 @@ def test_untrained_classes_come_from_a_classes_table(tmp_path):
         "wnid\tname\tphotos\tin_training_folders\nn01440764\ttench\t2\tyes\nn01484850\tshark\t1\tno\n")
     assert evaluate.untrained_classes([tmp_path / "val", tmp_path / "elsewhere"]) == {"n01484850"}
     assert evaluate.untrained_classes([tmp_path]) == set()
+
+
+@pytest.mark.slow
+def test_a_bundled_model_is_named_by_its_preset(photos, tmp_path):
+    """--model simple (as the colorize command takes it) evaluates the bundled simple model."""
+    out_json = tmp_path / "results.json"
+    result = run_evaluate("--model", "simple", "--data", photos, "--size", SIZE, "--limit", 2, "--json", out_json)
+    assert result.returncode == 0, result.stderr
+    assert [row["model"] for row in json.loads(out_json.read_text())["results"]][1:] == ["simple"]

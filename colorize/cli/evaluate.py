@@ -34,7 +34,8 @@ def build_parser():
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", "-m", action="append", default=[], metavar="FILE",
-                        help="a trained .keras colorizer (repeat for several; none: only the gray baseline)")
+                        help="a trained .keras colorizer or a bundled model's name (gan, simple, unet, zhang, "
+                             "guided); repeat for several; none: only the gray baseline")
     parser.add_argument("--data", "-d", action="extend", nargs="+", required=True, metavar="DIR",
                         help="folder of colour photos, searched recursively, or a .txt list of image paths (repeatable)")
     parser.add_argument("--limit", "-n", type=int, default=None, metavar="N",
@@ -121,8 +122,10 @@ def main(argv=None):
     from colorize.predict.engine import load_colorizer
     from colorize.predict.pipeline import default_working_size
 
+    from colorize.models.presets import resolve
+
     try:
-        models = [load_colorizer(path) for path in args.model]
+        models = [load_colorizer(resolve(path)) for path in args.model]
     except ColorizeError as error:
         return _error(error)
     names = model_names(args.model)
