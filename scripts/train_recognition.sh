@@ -5,7 +5,7 @@
 # (re-run the same line; the script passes --resume when the stage's backup folder exists) and writes
 # under runs/recognition/ (git-ignored). Run it at low priority: nice -n 19 bash scripts/train_recognition.sh combined
 #
-#   bash scripts/train_recognition.sh [STAGE...]   # stages: balanced, recognition, neutral, combined (default), strong, vivid, l1
+#   bash scripts/train_recognition.sh [STAGE...]   # stages: balanced, recognition, neutral, combined (default), strong, vivid, l1, l1_recognition
 #
 # Measure a stage: LIMIT=600 bash scripts/evaluate_imagenet_val.sh runs/recognition/STAGE.keras
 # EPOCHS (default 30, early stopping after 4 without improvement) caps a stage: EPOCHS=3 measures a lever
@@ -58,6 +58,9 @@ for stage in "${@:-combined}"; do
     # L1 alone at the first stage's learning rate (1e-3), balanced: does retraining the decoder without the
     # adversarial term wash out the tints the GAN stage taught it (the rainbow skies, purple metal)?
     l1) run l1 --balance-classes --epoch-photos 2400 --gan-weight 0 --lr 1e-3 ;;
+    # The same with the recognition term: does the classifier's pull add to the retrained decoder?
+    l1_recognition) run l1_recognition --balance-classes --epoch-photos 2400 --gan-weight 0 --lr 1e-3 \
+                      --recognition-weight 5 ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
