@@ -4,7 +4,7 @@
 #   imagenet_val (LIMIT photos, default 600, seeded; Lite2 semantic top-1 on all and untrained classes),
 #   diverse/unseen (600 photos, AuC/colour/false colour) and the scenes' held-out test split.
 #
-#   nice -n 19 bash scripts/measure_recognition_levers.sh [STAGE...]   (default: neutral recognition strong)
+#   nice -n 19 bash scripts/measure_recognition_levers.sh [STAGE...]   (default: balanced neutral recognition vivid)
 #
 # Resumable like the training script (a finished stage is not trained again). Results: runs/levers/<set>/.
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 LIMIT=${LIMIT:-600}
 export EPOCHS=${EPOCHS:-3}
-stages=("${@:-neutral recognition strong}")
+stages=("${@:-balanced neutral recognition vivid}")
 # shellcheck disable=SC2206  # the default list is space-separated on purpose
 stages=(${stages[@]})
 for stage in "${stages[@]}"; do
@@ -21,7 +21,7 @@ for stage in "${stages[@]}"; do
   echo "$stage: trained in $(( $(date +%s) - start )) s (wall, this machine)"
 done
 models=(--model colorize/assets/models/gan.keras)
-for stage in combined balanced neutral recognition strong vivid; do  # every stage trained so far
+for stage in combined balanced neutral recognition strong vivid l1 l1_recognition; do  # every stage trained so far
   if [ -f "runs/recognition/$stage.keras" ]; then models+=(--model "runs/recognition/$stage.keras"); fi
 done
 mkdir -p runs/levers
