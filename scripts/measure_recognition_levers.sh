@@ -12,15 +12,13 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 LIMIT=${LIMIT:-600}
 export EPOCHS=${EPOCHS:-3}
-stages=("${@:-balanced neutral recognition vivid}")
-# shellcheck disable=SC2206  # the default list is space-separated on purpose
-stages=(${stages[@]})
-for stage in "${stages[@]}"; do
+[ "$#" -gt 0 ] || set -- balanced neutral recognition vivid
+for stage in "$@"; do
   start=$(date +%s)
   bash scripts/train_recognition.sh "$stage"
   echo "$stage: trained in $(( $(date +%s) - start )) s (wall, this machine)"
 done
-models=(--model colorize/assets/models/gan.keras)
+models=(--model gan)  # the bundled default
 for stage in combined balanced neutral recognition strong vivid l1 l1_recognition; do  # every stage trained so far
   if [ -f "runs/recognition/$stage.keras" ]; then models+=(--model "runs/recognition/$stage.keras"); fi
 done

@@ -14,19 +14,7 @@ OUT=runs/pretrained
 mkdir -p "$OUT"
 source scripts/training_folders.sh
 
-run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
-  local name=$1; shift
-  local output="$OUT/$name.keras"
-  if [ -d "$output.backup" ]; then
-    echo "+ python -m colorize.cli.train ... --output $output --resume"
-    python -m colorize.cli.train "$@" --data "${FOLDERS[@]}" --output "$output" --resume
-  elif [ -f "$output" ]; then
-    echo "$name: finished already ($output)"
-  else
-    echo "+ python -m colorize.cli.train $* --output $output"
-    python -m colorize.cli.train "$@" --data "${FOLDERS[@]}" --output "$output"
-  fi
-}
+run() { run_stage "$@"; }  # see scripts/training_folders.sh
 
 for stage in "${@:-unet_bins}"; do
   case $stage in

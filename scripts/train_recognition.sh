@@ -22,18 +22,9 @@ source scripts/training_folders.sh
 COMMON=(gan --backbone efficientnet_lite0 --width 0.5 --size 128 --batch-size 16 --lr 1e-4
         --init colorize/assets/models/gan.keras --l1-weight 100 --epochs "${EPOCHS:-30}" --patience 4 --min-delta 0.0002)
 
-run() {  # run NAME ARGS...: train, or resume when an interrupted run of NAME exists
+run() {  # run NAME ARGS...: the stage NAME with COMMON and ARGS (scripts/training_folders.sh)
   local name=$1; shift
-  local output="$OUT/$name.keras"
-  if [ -d "$output.backup" ]; then
-    echo "+ python -m colorize.cli.train ... --output $output --resume"
-    python -m colorize.cli.train "${COMMON[@]}" "$@" --data "${FOLDERS[@]}" --output "$output" --resume
-  elif [ -f "$output" ]; then
-    echo "$name: finished already ($output)"
-  else
-    echo "+ python -m colorize.cli.train ${COMMON[*]} $* --output $output"
-    python -m colorize.cli.train "${COMMON[@]}" "$@" --data "${FOLDERS[@]}" --output "$output"
-  fi
+  run_stage "$name" "${COMMON[@]}" "$@"
 }
 
 for stage in "${@:-combined}"; do

@@ -173,7 +173,7 @@ def collect_inputs(paths, output=None):
         path = Path(raw)
         if path.is_dir():
             found = [f for f in list_images(path) + list_videos(path) if not _inside_output(f, path, output)]
-            results = [f for f in found if _under(f, output) and made_by_colorize(f)]
+            results = {f for f in found if _under(f, output) and made_by_colorize(f)}
             earlier += len(results)
             found = [f for f in found if f not in results]
             if not found and not results:
