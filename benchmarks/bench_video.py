@@ -21,9 +21,11 @@ video decoded back and measured:
   optical flow of the TRUE colour frames (DIS, medium preset), occluded pixels (forward-backward
   check) left out, and the frame pair across a cut as well. The truth's own warping error is the floor;
 * AuC (colorize.evaluation.metrics.auc, Zhang et al.) of every output frame against the true colours, averaged;
-* speed: end-to-end frames/s of colorize_video at 640x360 and 1280x720 (temporal on), against the
-  network-alone frames/s (predict_ab on the same frames, batches of 4), with predict_ab's mirror
-  test-time augmentation (the default, twice the network work) and without;
+* speed: end-to-end frames/s of colorize_video at 640x360 and 1280x720 (temporal on, as the colorize
+  command runs clips: one copy of the compiled network per core, no mirrored pass), against the
+  network-alone frames/s (predict_ab on the same frames, batches of 4) with one interpreter on all
+  cores and with one interpreter per core; medians of interleaved runs (--speed-repeats), and the
+  median ratio to the better network-alone figure of the same run (--speed-mirror: also with the mirrored pass);
 * memory: peak RSS (sampled every 20 ms) of colorize_video in a fresh process on a long 720p clip
   (--long-minutes) and on one a quarter as long: flat memory means the two peaks agree.
 
@@ -243,34 +245,63 @@ def evaluate(truth, gray_path, out_dir, predict, temporal, name):
             "auc": float(np.mean([auc(out, true) for out, true in zip(abs_out, abs_true)]))}
 
 
-def network_fps(predict, frames, batch=4):
+def network_fps(predictors, frames, batch=4):
+    """Frames/s of the network alone: ``frames``' L in batches of ``batch``, spread over ``predictors``
+    (each in its own thread, one batch at a time, as colorize_video runs them)."""
+    import queue
+
     from colorize.predict.pipeline import lightness_of
 
     lightness = [lightness_of(rgb) for rgb in frames]
-    predict(lightness[:batch])  # warm-up
-    began = time.perf_counter()
+    for predict in predictors:
+        predict(lightness[:batch])  # warm-up
+    batches = queue.SimpleQueue()
     for start in range(0, len(lightness), batch):
-        predict(lightness[start : start + batch])
+        batches.put(lightness[start : start + batch])
+
+    def work(predict):
+        while True:
+            try:
+                predict(batches.get_nowait())
+            except queue.Empty:
+                return
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(predict,)) for predict in predictors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return len(lightness) / (time.perf_counter() - began)
 
 
-def speed(predict, photo, out_dir, height, width, count):
-    from colorize.predict.pipeline import compose
+def speed(colorizer, mirror, photo, out_dir, height, width, count, repeats):
+    """Medians over ``repeats`` interleaved runs: network alone with one interpreter on all cores, network
+    alone with one interpreter per core (concurrent_colorizers), end to end (colorize_video, temporal on,
+    with the colorize command's predictors); and the median of each run's end-to-end / best network-alone."""
+    from colorize.predict.pipeline import compose, concurrent_colorizers, predict_ab
     from colorize.predict.video import colorize_video
 
+    def predictor(network):
+        return lambda lightness_list: predict_ab(network, lightness_list, mirror=mirror)
+
+    single, several = [predictor(colorizer)], [predictor(network) for network in concurrent_colorizers(colorizer)]
     truth = pan(photo, count, height, width, step=4)
     gray = write_video(out_dir / f"speed-{width}.mp4", (gray_of(rgb) for rgb in truth))
-    alone = network_fps(predict, truth)
-    result = colorize_video(gray, out_dir / f"speed-{width}-out.mp4", predict, compose, temporal=True,
-                            progress=False)
-    return alone, result.fps
+    runs = []
+    for _ in range(repeats):
+        alone_single, alone_several = network_fps(single, truth), network_fps(several, truth)
+        whole = colorize_video(gray, out_dir / f"speed-{width}-out.mp4", several, compose, temporal=True,
+                               progress=False).fps
+        runs.append((alone_single, alone_several, whole, whole / max(alone_single, alone_several)))
+    return [float(value) for value in np.median(np.array(runs), axis=0)]
 
 
 def memory_run(path, minutes, fps):
     """In THIS process: write a long 720p gray clip, colorize it, print the peak RSS (JSON)."""
     from colorize.models.presets import bundled_model
     from colorize.predict.engine import load_colorizer
-    from colorize.predict.pipeline import compose, predict_ab
+    from colorize.predict.pipeline import compose, concurrent_colorizers, predict_ab
     from colorize.predict.video import colorize_video
 
     colorizer = load_colorizer(bundled_model(), engine="auto")
@@ -289,8 +320,10 @@ def memory_run(path, minutes, fps):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    result = colorize_video(source, Path(path) / f"long-{minutes}-out.mp4", lambda ls: predict_ab(colorizer, ls),
-                            compose, temporal=True, progress=False)
+    predictors = [lambda ls, network=network: predict_ab(network, ls, mirror=False)
+                  for network in concurrent_colorizers(colorizer)]  # as the colorize command runs clips
+    result = colorize_video(source, Path(path) / f"long-{minutes}-out.mp4", predictors, compose, temporal=True,
+                            progress=False)
     done.set()
     sampler.join()
     print(json.dumps({"frames": result.frames, "fps": result.fps, "peak_mib": peak[0] / 2**20,
@@ -384,6 +417,11 @@ def main(argv=None):
                              f"{REAL_CLIP.name}, see benchmarks/data/README.md); --clip '' skips it")
     parser.add_argument("--clip-frames", type=int, default=0, help="frames of --clip to use (0: all)")
     parser.add_argument("--speed-frames", type=int, default=96, help="frames per speed clip")
+    parser.add_argument("--speed-repeats", type=int, default=5,
+                        help="interleaved runs per speed figure (the machine is shared: medians are quoted)")
+    parser.add_argument("--speed-mirror", action="store_true",
+                        help="speed: also with the mirrored pass (photos' default; the colorize command does not "
+                             "run it for video)")
     parser.add_argument("--long-minutes", type=float, default=1.0,
                         help="length of the long 720p clip for peak memory (also measured at a quarter of it)")
     parser.add_argument("--long-fps", type=float, default=12, help="frame rate of the long clip")
@@ -446,16 +484,16 @@ def main(argv=None):
             figure(args.figure, truth, runs, flicker, "pan over a bundled sample")
             print(f"figure: {args.figure}", flush=True)
         if "speed" not in args.skip:
-            lines += ["", "| frame size | mirror TTA | network alone (fps) | end to end, temporal (fps) | "
-                          "end-to-end / network |", "|---|---|---|---|---|"]
+            lines += ["", f"medians of {args.speed_repeats} interleaved runs of {args.speed_frames} frames",
+                      "| frame size | mirror TTA | network alone, one interpreter (fps) | network alone, one per core "
+                      "(fps) | end to end, temporal (fps) | end-to-end / best network-alone |",
+                      "|---|---|---|---|---|---|"]
             for w, h in ((640, 360), (1280, 720)):
-                for mirror in (True, False):
-                    def run_network(lightness_list, mirror=mirror):
-                        return predict_ab(colorizer, lightness_list, mirror=mirror)
-
-                    alone, whole = speed(run_network, photos[0], folder, h, w, args.speed_frames)
-                    lines.append(f"| {w}x{h} | {'on' if mirror else 'off'} | {alone:.1f} | {whole:.1f} | "
-                                 f"{whole / alone:.0%} |")
+                for mirror in (False, True) if args.speed_mirror else (False,):
+                    single, several, whole, ratio = speed(colorizer, mirror, photos[0], folder, h, w,
+                                                          args.speed_frames, args.speed_repeats)
+                    lines.append(f"| {w}x{h} | {'on' if mirror else 'off'} | {single:.1f} | {several:.1f} | "
+                                 f"{whole:.1f} | {ratio:.0%} |")
                     print(lines[-1], flush=True)
     if "memory" not in args.skip:
         lines += ["", "| long 720p clip | frames | end to end (fps) | RSS before (MiB) | peak RSS during (MiB) |",

@@ -106,10 +106,16 @@ def rgb_to_lightness(rgb):
 
 
 def _y_to_l(y):
-    """Relative luminance Y in [0, 1] -> CIE L in [0, 100] (CIE 1976 formula)."""
+    """Relative luminance Y in [0, 1] -> CIE L in [0, 100] float32 (CIE 1976 formula)."""
     eps = (6.0 / 29.0) ** 3
-    f = np.where(y > eps, np.cbrt(np.maximum(y, eps)), y / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0)
-    return (116.0 * f - 16.0).astype(np.float32)
+    y = np.asarray(y, np.float32)
+    f = np.cbrt(y)
+    dark = y <= eps
+    if dark.any():  # the linear segment near black
+        f[dark] = y[dark] / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0
+    f *= 116.0  # in place: video frames pass here, temporaries cost as much as the formula
+    f -= 16.0
+    return f
 
 
 def gray_to_lightness(gray):
@@ -131,8 +137,12 @@ def l_ab_to_rgb(lightness, ab):
     chroma is reduced (hue and L kept) until it fits, instead of clipping RGB,
     which would change the lightness by up to ~30 L units for saturated
     colours on bright or dark pixels. This is the hot path of every
-    colorization (12-megapixel outputs included), so it stays in float32
-    OpenCV calls and fits only the pixels that need it.
+    colorization (every video frame, 12-megapixel photos), so it is a handful
+    of whole-image OpenCV passes: Lab -> unclipped linear RGB (two 3x3
+    transforms around a cube), the gamut test on that, the chroma fit for the
+    few pixels outside, and the sRGB curve by a table. Each value comes out
+    as the exactly rounded sRGB value of the scikit-image conversion (the
+    table's index error is below a thousandth of a level).
     """
     lightness = np.asarray(lightness, np.float32)
     ab = np.asarray(ab, np.float32)
@@ -142,23 +152,70 @@ def l_ab_to_rgb(lightness, ab):
     width = shape[-2]
     # One interleaving pass in OpenCV (NumPy's strided channel writes cost twice as much).
     lab = cv2.merge([np.clip(lightness, 0.0, 100.0).reshape(-1, width), np.ascontiguousarray(ab).reshape(-1, width, 2)])
-    flat = lab.reshape(-1, 1, 3)
-    rgb = cv2.cvtColor(flat, cv2.COLOR_Lab2RGB)  # OpenCV clips to [0, 1]
-    # Out-of-gamut colours come back with a channel clipped to exactly 0 or 1; only those
-    # candidates (outside the open interval, found in one OpenCV pass) get the exact
-    # (unclipped) check and the chroma fit.
-    inside = cv2.inRange(rgb, (_ABOVE_ZERO,) * 3, (_BELOW_ONE,) * 3)
-    candidates = np.flatnonzero(inside.reshape(-1) == 0)
-    if candidates.size:
-        fitted = _fit_chroma_to_gamut(flat[candidates, 0])
-        rgb[candidates] = cv2.cvtColor(np.ascontiguousarray(fitted[:, None, :]), cv2.COLOR_Lab2RGB)
-    # x 255, rounded and saturated to uint8 in one pass (the values are in [0, 1], so abs changes nothing).
-    return cv2.convertScaleAbs(rgb, alpha=255.0).reshape(shape)
+    linear = _lab_image_to_linear_rgb(lab)
+    inside = cv2.inRange(linear, (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3)
+    if cv2.countNonZero(inside) < inside.size:
+        outside = np.flatnonzero(inside.reshape(-1) == 0)
+        colours = lab.reshape(-1, 3)[outside]
+        # At L 0 and 100 the gamut is one point, black or white: their colour goes, nothing to fit
+        # (common: black bars, blown highlights, white backgrounds).
+        ends = (colours[:, 0] <= 0.0) | (colours[:, 0] >= 100.0)
+        colours[ends, 1:] = 0.0
+        middle = np.flatnonzero(~ends)
+        if middle.size:
+            colours[middle] = _fit_chroma_to_gamut(colours[middle], outside_only=True)
+        linear.reshape(-1, 3)[outside] = _lab_to_linear_rgb(colours)
+    return _linear_to_srgb_uint8(linear).reshape(shape)
 
 
-# The float32 neighbours of 0 and 1 inside (0, 1): inRange bounds are inclusive.
-_ABOVE_ZERO = float(np.nextafter(np.float32(0), np.float32(1)))
-_BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+# Lab -> f = (fx, fy, fz), the cube roots of X/Xn, Y and Z/Zn (CIE): one affine map, OpenCV's layout.
+_F_FROM_LAB = np.array([[1 / 116, 1 / 500, 0, 16 / 116], [1 / 116, 0, 0, 16 / 116], [1 / 116, 0, -1 / 200, 16 / 116]],
+                       np.float32)
+# The linear segment of the CIE inverse below f = 6/29 (dark colours, L < 8, and extreme chroma).
+_DELTA = 6.0 / 29.0
+_LINEAR_SLOPE = 3 * _DELTA**2
+_LINEAR_OFFSET = 4.0 / 29.0
+
+
+def _f_inverse_image(f):
+    """X/Xn, Y, Z/Zn of a float32 image (H, W, 3) of f values, in whole-image OpenCV passes (a 2-D view is fastest).
+
+    f**3 above 6/29, the CIE linear segment at and below (dark colours, L < 8,
+    and extreme chroma): each value by its own formula, so a pixel's result
+    does not depend on the others in the image (strips join exactly).
+    """
+    flat = f.reshape(f.shape[0], -1)
+    cubes = cv2.pow(flat, 3)
+    if cv2.minMaxLoc(flat)[0] <= _DELTA:
+        linear = cv2.multiply(cv2.subtract(flat, _LINEAR_OFFSET), _LINEAR_SLOPE)
+        cubes = cv2.copyTo(linear, cv2.compare(flat, _DELTA, cv2.CMP_LE), cubes)
+    return cubes.reshape(f.shape)
+
+
+def _lab_image_to_linear_rgb(lab):
+    """Lab float32 (H, W, 3) -> linear-light RGB (H, W, 3), NOT clipped (outside [0, 1]: out of gamut)."""
+    f = cv2.transform(lab, _F_FROM_LAB)
+    return cv2.transform(_f_inverse_image(f), _LINEAR_FROM_F)
+
+
+# The sRGB curve as a table indexed by round(sqrt(linear) * 65535): the square root spends the
+# 16 bits where the curve is steep (near black), so an entry errs by less than 0.002 of a level.
+_ROOT_STEPS = 65535
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_uint8_table():
+    linear = (np.arange(_ROOT_STEPS + 1, dtype=np.float64) / _ROOT_STEPS) ** 2
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return to_uint8(encoded)
+
+
+def _linear_to_srgb_uint8(linear):
+    """Linear RGB float32 (H, W, 3), clipped to [0, 1] -> sRGB uint8 (H, W, 3), rounded."""
+    flat = linear.reshape(linear.shape[0], -1)
+    # OpenCV rounds and saturates to 16 bits in the multiply (values above 1 land on the last entry).
+    index = cv2.multiply(cv2.sqrt(cv2.max(flat, 0.0)), float(_ROOT_STEPS), dtype=cv2.CV_16U)
+    return np.take(_srgb_uint8_table(), index).reshape(linear.shape)
 
 
 # sRGB (D65) primaries as scikit-image uses them, for the unclipped gamut test.
@@ -167,24 +224,29 @@ _XYZ_FROM_RGB = np.array(
 )
 _RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB).astype(np.float32)
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
+# X/Xn, Y, Z/Zn -> linear RGB (the white point folded into the matrix).
+_LINEAR_FROM_F = (_RGB_FROM_XYZ * _WHITE_D65[None, :]).astype(np.float32)
 _GAMUT_TOLERANCE = 1e-4
 
 
 def _lab_to_linear_rgb(lab):
-    """Lab (n, 3) -> linear-light RGB (n, 3), NOT clipped: outside [0, 1] means out of gamut."""
-    fy = (lab[:, 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[:, 1] / 500.0, fy, fy - lab[:, 2] / 200.0], axis=1)
-    delta = 6.0 / 29.0
-    xyz = np.where(f > delta, f**3, 3 * delta**2 * (f - 4.0 / 29.0)) * _WHITE_D65
-    return xyz @ _RGB_FROM_XYZ.T
+    """Lab (n, 3) -> linear-light RGB (n, 3) float32, NOT clipped: outside [0, 1] means out of gamut."""
+    lab = np.ascontiguousarray(lab, np.float32)
+    if not len(lab):
+        return np.empty((0, 3), np.float32)
+    # As one image row: OpenCV's passes cost microseconds where NumPy's temporaries cost a millisecond.
+    return _lab_image_to_linear_rgb(lab.reshape(1, -1, 3)).reshape(-1, 3)
 
 
 def _in_gamut(lab):
-    linear = _lab_to_linear_rgb(lab)
-    return ((linear >= -_GAMUT_TOLERANCE) & (linear <= 1 + _GAMUT_TOLERANCE)).all(axis=1)
+    """Lab (n, 3) -> bool (n,): inside the sRGB gamut (linear RGB within [0, 1] up to _GAMUT_TOLERANCE)."""
+    if not len(lab):
+        return np.zeros(0, bool)
+    linear = _lab_to_linear_rgb(lab).reshape(1, -1, 3)
+    return cv2.inRange(linear, (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3).reshape(-1) > 0
 
 
-def _fit_chroma_to_gamut(lab, steps=8):
+def _fit_chroma_to_gamut(lab, steps=8, outside_only=False):
     """Lab (n, 3) -> Lab (n, 3) with ab scaled by (nearly) the largest factor in [0, 1] that is in gamut.
 
     Only the colours really outside are changed. A table of the gamut's
@@ -197,9 +259,10 @@ def _fit_chroma_to_gamut(lab, steps=8):
     the checks left open. Factor 0, the gray of the same L, is always in
     gamut, so a solution exists; every result is within 1 % (or 0.5 Lab
     units) of the chroma that fits (the bisection's 8 steps: 0.4 %).
+    ``outside_only``: the caller found every colour outside already (skips that check).
     """
     fitted = lab.copy()
-    outside = np.flatnonzero(~_in_gamut(lab))
+    outside = np.arange(len(lab)) if outside_only else np.flatnonzero(~_in_gamut(lab))
     if not outside.size:
         return fitted
     target = lab[outside]

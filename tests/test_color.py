@@ -97,3 +97,28 @@ def test_gamut_fit_keeps_nearly_all_the_chroma_that_fits():
 def test_lightness_of_uint8_rgb_matches_the_reference():
     rgb = np.random.default_rng(12).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     np.testing.assert_allclose(color.rgb_to_lightness(rgb), color.rgb_to_lab(rgb)[..., 0], atol=2e-3)
+
+
+def test_l_ab_to_rgb_rounds_in_gamut_colours_exactly():
+    """Every in-gamut colour comes out as the rounded scikit-image conversion, dark ones included."""
+    rng = np.random.default_rng(13)
+    # Channels kept off 0 and 255, away from the gamut's surface, so float32 cannot push a colour out.
+    rgb = rng.integers(3, 253, (60, 80, 3), dtype=np.uint8)
+    rgb[:20] = rng.integers(3, 14, (20, 80, 3))  # the CIE curve's linear segment (L below 8)
+    lab = skcolor.rgb2lab(rgb)
+    exact = np.clip(np.rint(skcolor.lab2rgb(lab) * 255), 0, 255)
+    out = color.l_ab_to_rgb(lab[..., 0].astype(np.float32), lab[..., 1:].astype(np.float32))
+    np.testing.assert_array_equal(out, exact)
+
+
+def test_black_and_white_stay_neutral_and_pixels_do_not_depend_on_their_neighbours():
+    """L 0 and 100 have one colour each (black, white) whatever ab asks; a pixel's colour does not change
+    when dark pixels (the CIE curve's other branch) join it in the image."""
+    rng = np.random.default_rng(14)
+    ab = rng.uniform(-60, 60, (2, 50, 2)).astype(np.float32)
+    ends = color.l_ab_to_rgb(np.array([[0.0] * 50, [100.0] * 50], np.float32), ab)
+    assert (ends[0] == 0).all() and (ends[1] == 255).all()
+    bright = rng.uniform(40, 90, (1, 50)).astype(np.float32)
+    alone = color.l_ab_to_rgb(bright, ab[:1])
+    with_dark = color.l_ab_to_rgb(np.concatenate([bright, np.full((1, 50), 2.0, np.float32)]), ab)
+    np.testing.assert_array_equal(with_dark[:1], alone)

@@ -214,3 +214,34 @@ def test_bundled_default_gives_the_same_pictures_on_both_engines(tmp_path):
         fast, slow = (cv2.imread(str(tmp_path / engine / name)).astype(int) for engine in ("auto", "keras"))
         difference = np.abs(fast - slow)
         assert difference.max() <= 1 and (difference > 0).mean() < 0.001, name
+
+
+@pytest.mark.slow
+def test_concurrent_copies_of_a_compiled_colorizer_give_its_colours(compiled, monkeypatch):
+    """concurrent_colorizers: one single-threaded interpreter per core for a compiled colorizer (the same
+    output, each usable from its own thread); a Keras colorizer comes back alone."""
+    import threading
+
+    from colorize.predict.pipeline import concurrent_colorizers, predict_ab
+
+    keras_model, lite_model = _both_engines(compiled["zhang"][0])
+    assert concurrent_colorizers(keras_model) == [keras_model]
+    monkeypatch.setattr(lite, "_cpu_count", lambda: 2)
+    copies = concurrent_colorizers(lite_model)
+    assert len(copies) == 2 and all(isinstance(copy, lite.LiteColorizer) for copy in copies)
+    assert lite_model.replicas(1) == [lite_model]
+    photos = [synthetic_photo(64, 96, seed=seed)[..., 0].astype(np.float32) * 100 / 255 for seed in range(4)]
+    expected = predict_ab(lite_model, photos)
+    results = [None, None]
+
+    def work(index):
+        results[index] = predict_ab(copies[index], photos)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        for mine, theirs in zip(result, expected):
+            np.testing.assert_allclose(mine, theirs, atol=1e-4)

@@ -411,6 +411,99 @@ def test_batches_and_progress(tmp_path, capsys):
     assert "frame" in capsys.readouterr().err
 
 
+class OneAtATime:
+    """A predictor that records how many of its calls overlap (it must never run two batches at once),
+    optionally slow on its first call (so batches finish out of order)."""
+
+    def __init__(self, predictor, first_delay=0.0):
+        import threading
+
+        self.predictor, self.first_delay = predictor, first_delay
+        self.lock, self.running, self.most, self.calls = threading.Lock(), 0, 0, 0
+
+    def __call__(self, lightness_list):
+        import time
+
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.calls += 1
+            first = self.calls == 1
+        try:
+            if first and self.first_delay:
+                time.sleep(self.first_delay)
+            return self.predictor(lightness_list)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_predictors_side_by_side_give_the_single_predictors_clip(tmp_path):
+    """Two predictors run batches concurrently; the first is slow, so later batches finish first: the
+    smoother and the encoder still see every frame in order, and the clip equals a one-predictor run."""
+    source = write_clip(tmp_path / "clip.mp4", pan_clip(24), audio=True)
+    alone = RecordingCompose()
+    run(source, tmp_path / "alone.mp4", predictor=FakePredictor(noise=0), composer=alone, batch_size=2)
+    together = RecordingCompose()
+    predictors = [OneAtATime(FakePredictor(noise=0), first_delay=0.3), OneAtATime(FakePredictor(noise=0))]
+    result = run(source, tmp_path / "together.mp4", predictor=predictors, composer=together, batch_size=2)
+    assert result.frames == 24 and result.audio == "copy"
+    assert all(p.calls > 0 for p in predictors) and max(p.most for p in predictors) == 1
+    assert len(together.abs) == len(alone.abs) == 24
+    for mine, theirs in zip(together.abs, alone.abs):
+        np.testing.assert_array_equal(mine, theirs)
+    (frames_a, _), (frames_b, _) = decode_frames(tmp_path / "alone.mp4"), decode_frames(tmp_path / "together.mp4")
+    assert [pts for _, pts, _ in frames_a] == [pts for _, pts, _ in frames_b]
+    for (a, _, _), (b, _, _) in zip(frames_a, frames_b):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_predictor_among_several_fails_the_clip(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(16))
+    target = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="predictor failed"):
+        run(source, target, predictor=[FakePredictor(), FakePredictor(fail_after=2)], batch_size=2)
+    assert not target.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_opencv_threads_are_restored_after_a_clip(tmp_path):
+    import cv2
+
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(4))
+    before = cv2.getNumThreads()
+    seen = []
+    run(source, tmp_path / "out.mp4", composer=lambda lightness, ab: (seen.append(cv2.getNumThreads()),
+                                                                     compose(lightness, ab))[1])
+    assert set(seen) == {1} and cv2.getNumThreads() == before
+
+
+@pytest.mark.parametrize("height, width", [(48, 64), (36, 50)])
+def test_frames_for_the_encoder_are_bt601_within_a_level(height, width):
+    """yuv420p made with OpenCV: Y' per pixel, Cb/Cr of 2x2 means, within a level of the exact BT.601
+    limited-range values; a height that is no multiple of 4 goes through FFmpeg's scaler (also BT.601)."""
+    rgb = synthetic_photo(height, width, seed=3)
+    planes = video.video_frame(rgb, "yuv420p").to_ndarray().astype(float)
+    r, g, b = (rgb[..., i].astype(float) for i in range(3))
+    luma = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    assert np.abs(planes[:height] - luma).max() <= 1.0
+    if height % 4 == 0:
+        def means(plane):
+            return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).reshape(height // 4, width)
+        blue = means(128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255)
+        red = means(128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255)
+        assert np.abs(planes[height : height * 5 // 4] - blue).max() <= 1.0
+        assert np.abs(planes[height * 5 // 4 :] - red).max() <= 1.0
+
+
+def test_the_output_says_its_colour_matrix(tmp_path):
+    """Tagged BT.601, limited range (how the frames were made): players would assume BT.709 for HD."""
+    source = write_clip(tmp_path / "clip.mp4", gray_clip(3))
+    run(source, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        context = container.streams.video[0].codec_context
+        assert (int(context.colorspace), int(context.color_range)) == (6, 1)
+
+
 @pytest.mark.slow
 def test_bundled_default_on_a_tiny_clip(tmp_path):
     from colorize.models.presets import bundled_model

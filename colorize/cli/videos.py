@@ -62,9 +62,11 @@ def _seconds(text):
     return value
 
 
-def colorize_clip(path, target, colorizer, args, next_name=None):
+def colorize_clip(path, target, colorizers, args, next_name=None):
     """Colorize one clip into ``target`` (never replacing a file unless --overwrite). Returns the VideoResult.
 
+    ``colorizers``: the colorizer, or copies of it that may run side by side
+    (:func:`~colorize.predict.pipeline.concurrent_colorizers`), one batch of frames each.
     ``next_name(taken)``: another name when ``target`` was taken meanwhile (see ``colorize_video``).
 
     Video runs the network once per frame without the mirrored pass (``--no-mirror`` for photos): the
@@ -76,14 +78,17 @@ def colorize_clip(path, target, colorizer, args, next_name=None):
     temperature = getattr(args, "temperature", None)
     mirror = getattr(args, "mirror_video", False)
 
-    def predict(lightness_list):
-        return predict_ab(colorizer, lightness_list, size=args.size, temperature=temperature, mirror=mirror)
+    def predictor(colorizer):
+        return lambda lightness_list: predict_ab(colorizer, lightness_list, size=args.size, temperature=temperature,
+                                                 mirror=mirror)
 
     def join(lightness, ab):
         return compose(lightness, ab, upsample=getattr(args, "upsample", None))
 
-    return colorize_video(path, target, predict, join, temporal=args.temporal, start=args.start, end=args.end,
-                          progress=not args.quiet, replace=args.overwrite, next_name=next_name)
+    colorizers = colorizers if isinstance(colorizers, (list, tuple)) else [colorizers]
+    return colorize_video(path, target, [predictor(colorizer) for colorizer in colorizers], join,
+                          temporal=args.temporal, start=args.start, end=args.end, progress=not args.quiet,
+                          replace=args.overwrite, next_name=next_name)
 
 
 def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
@@ -93,14 +98,17 @@ def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
     input or an existing file without --overwrite); ``say(text)`` prints a progress line; ``counts``
     (a dict with "written") is kept up to date for the Ctrl-C message.
     """
+    from colorize.predict.pipeline import concurrent_colorizers
+
     written = failed = 0
     counts = counts if counts is not None else {"written": 0}
+    colorizers = concurrent_colorizers(colorizer) if jobs else [colorizer]
     for path, relative in jobs:
         name = relative.with_suffix(OUTPUT_SUFFIX)
         target = claim(name)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            result = colorize_clip(path, target, colorizer, args, next_name=lambda taken, name=name: claim(name))
+            result = colorize_clip(path, target, colorizers, args, next_name=lambda taken, name=name: claim(name))
         except ColorizeError as error:
             print(f"{prog}: error: {error}", file=sys.stderr)
             failed += 1

@@ -159,6 +159,15 @@ class LiteColorizer:
         self.temperature = None if temperature is None else float(temperature)
         self.options = dict(description.get("options") or {})
         self.source_sha256 = description.get("source_sha256")
+        self._network_bytes, self._description = network_bytes, description
+
+    def replicas(self, count):
+        """``count`` colorizers of this network that may run at the same time, each with its own
+        interpreter and an equal share of the cores (at least one thread); ``count`` 1: this one."""
+        if count <= 1:
+            return [self]
+        threads = max(1, _cpu_count() // count)
+        return [type(self)(self._network_bytes, self._description, threads=threads) for _ in range(count)]
 
     @classmethod
     def load(cls, path, threads=None):

@@ -20,6 +20,8 @@ Only ab is touched: the caller joins the result with the frame's own full
 resolution L, so the lightness of every frame is kept exactly.
 """
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -44,11 +46,19 @@ def _gray_u8(lightness):
     return np.clip(np.asarray(lightness, np.float32) * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=4)
+def _pixel_grid(height, width):
+    """float32 (H, W, 2): each pixel's own (x, y), made once per flow size (every step needs it)."""
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.stack([grid_x, grid_y], axis=-1)
+    grid.flags.writeable = False
+    return grid
+
+
 def _remap(image, flow, border=cv2.BORDER_REPLICATE):
     """Sample ``image`` at x + flow(x) (bilinear)."""
-    height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=border)
+    source = _pixel_grid(*flow.shape[:2]) + flow  # one (H, W, 2) map: OpenCV takes it as map1
+    return cv2.remap(image, source, None, cv2.INTER_LINEAR, borderMode=border)
 
 
 def make_flow(preset=None):
@@ -69,9 +79,8 @@ def reliable_flow(flow_object, gray_current, gray_previous):
     bound = FB_RELATIVE * (np.einsum("...c,...c->...", backward, backward)
                            + np.einsum("...c,...c->...", forward_at_source, forward_at_source)) + FB_ABSOLUTE_PX
     height, width = backward.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    source_x, source_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
-    inside = (source_x >= 0) & (source_x <= width - 1) & (source_y >= 0) & (source_y <= height - 1)
+    source = _pixel_grid(height, width) + backward
+    inside = cv2.inRange(source, (0.0, 0.0), (width - 1.0, height - 1.0)) > 0
     return backward, (error <= bound) & inside
 
 
