@@ -94,6 +94,9 @@ def rgb_to_lightness(rgb):
                 out[top : top + rows] = rgb_to_lightness(rgb[top : top + rows])
             return out
         if rgb.ndim == 3:
+            gray = _gray_plane(rgb)
+            if gray is not None:  # a black-and-white photo or film frame: one table pass
+                return cv2.LUT(gray, _gray_lightness_table())
             # One OpenCV table pass and one weighted channel sum: twice as fast as NumPy's
             # strided fancy indexing, the same float32 values (video frames pass here).
             y = cv2.transform(cv2.LUT(rgb, _WEIGHTED_LINEAR_LUT_3), _ONES_1x3)
@@ -103,6 +106,27 @@ def rgb_to_lightness(rgb):
     else:
         y = _srgb_to_linear(_as_unit_float(rgb)) @ _LUMINANCE_WEIGHTS
     return _y_to_l(y)
+
+
+def _gray_plane(rgb):
+    """uint8 (H, W, 3) -> its first channel (H, W) when all three are equal everywhere, else None.
+
+    A few rows are compared first, so a colour image is told apart at almost no cost."""
+    sample = rgb[:: max(1, rgb.shape[0] // 8)]
+    if not (np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2])):
+        return None
+    red, green, blue = cv2.split(rgb)
+    if cv2.countNonZero(cv2.absdiff(red, green)) or cv2.countNonZero(cv2.absdiff(green, blue)):
+        return None
+    return red
+
+
+@functools.lru_cache(maxsize=1)
+def _gray_lightness_table():
+    """float32 (256,): L of the gray (v, v, v), by the colour path itself (so both agree)."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    y = cv2.transform(cv2.LUT(ramp, _WEIGHTED_LINEAR_LUT_3), _ONES_1x3)
+    return _y_to_l(y).reshape(256)
 
 
 def _y_to_l(y):

@@ -122,3 +122,21 @@ def test_black_and_white_stay_neutral_and_pixels_do_not_depend_on_their_neighbou
     alone = color.l_ab_to_rgb(bright, ab[:1])
     with_dark = color.l_ab_to_rgb(np.concatenate([bright, np.full((1, 50), 2.0, np.float32)]), ab)
     np.testing.assert_array_equal(with_dark[:1], alone)
+
+
+def test_gray_images_take_the_table_and_agree_with_the_colour_path():
+    """R = G = B everywhere: L by one 256-entry table, equal to the weighted-sum path; one coloured pixel
+    outside the rows sampled first sends the image the colour way."""
+    rng = np.random.default_rng(15)
+    gray = rng.integers(0, 256, (33, 47), dtype=np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    assert color._gray_plane(rgb) is not None
+    table_path = color.rgb_to_lightness(rgb)
+    np.testing.assert_allclose(table_path, skcolor.rgb2lab(rgb)[..., 0], atol=1e-3)
+    y = color._WEIGHTED_LINEAR_LUT[rgb[..., 0], 0] + color._WEIGHTED_LINEAR_LUT[rgb[..., 1], 1] + \
+        color._WEIGHTED_LINEAR_LUT[rgb[..., 2], 2]
+    np.testing.assert_allclose(table_path, color._y_to_l(y), atol=1e-4)
+    tinted = rgb.copy()
+    tinted[5, 9] = (200, 10, 10)  # row 5 is not among the sampled rows (every 4th)
+    assert color._gray_plane(tinted) is None
+    np.testing.assert_allclose(color.rgb_to_lightness(tinted), skcolor.rgb2lab(tinted)[..., 0], atol=1e-3)
