@@ -245,3 +245,39 @@ def test_concurrent_copies_of_a_compiled_colorizer_give_its_colours(compiled, mo
     for result in results:
         for mine, theirs in zip(result, expected):
             np.testing.assert_allclose(mine, theirs, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_folder_on_concurrent_compiled_copies_gives_the_single_copys_files(compiled, tmp_path, monkeypatch):
+    """The colorize command runs a folder's batches on one compiled copy per core: the same files, pixel for
+    pixel, as on one copy (batches finish in input order whichever copy ran them)."""
+    import cv2
+
+    from colorize.cli.colorize import colorize_command
+    from colorize.predict import pipeline
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(20):  # three batches of 8
+        save_rgb(folder / f"p{index:02d}.png", synthetic_photo(40 + index, 60, seed=index))
+    keras_path = compiled["zhang"][0]
+    monkeypatch.setattr(lite, "_cpu_count", lambda: 2)
+    used = []
+    real = pipeline.concurrent_colorizers
+
+    def spy(colorizer, count=None):
+        copies = real(colorizer, count)
+        used.append(len(copies))
+        return copies
+
+    monkeypatch.setattr(pipeline, "concurrent_colorizers", spy)
+    assert colorize_command("complex", [str(folder), "-o", str(tmp_path / "two"), "-m", str(keras_path),
+                                        "--engine", "litert", "-q"]) == 0
+    monkeypatch.setattr(pipeline, "concurrent_colorizers", lambda colorizer, count=None: [colorizer])
+    assert colorize_command("complex", [str(folder), "-o", str(tmp_path / "one"), "-m", str(keras_path),
+                                        "--engine", "litert", "-q"]) == 0
+    assert used == [2]
+    names = sorted(p.name for p in (tmp_path / "one").glob("*.png"))
+    assert len(names) == 20 and names == sorted(p.name for p in (tmp_path / "two").glob("*.png"))
+    for name in names:
+        np.testing.assert_array_equal(cv2.imread(str(tmp_path / "two" / name)), cv2.imread(str(tmp_path / "one" / name)))

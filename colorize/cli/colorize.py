@@ -17,9 +17,11 @@ messages are not).
 """
 
 import argparse
+import collections
 import contextlib
 import math
 import os
+import queue
 import sys
 from pathlib import Path
 
@@ -471,7 +473,7 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
     import numpy as np
     from tqdm.auto import tqdm
 
-    from colorize.predict.pipeline import predict_ab
+    from colorize.predict.pipeline import concurrent_colorizers, predict_ab
 
     temperature = getattr(args, "temperature", None)
     show_bar = not args.quiet and len(jobs) > 1
@@ -505,8 +507,40 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
 
     numbered = [(path, index) for index, (path, _) in enumerate(jobs)]
     batches = [numbered[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
+    # Copies of a compiled network run batches side by side (one per core, see concurrent_colorizers);
+    # each copy runs one batch at a time, and the batches are finished in input order.
+    colorizers = concurrent_colorizers(colorizer) if len(batches) > 1 else [colorizer]
+    idle = queue.SimpleQueue()
+    for network in colorizers:
+        idle.put(network)
+    guidance = getattr(args, "guidance", None)
+
+    def predict(lightness):
+        network = idle.get()
+        try:
+            return predict_ab(network, lightness, size=args.size, temperature=temperature, mirror=args.mirror,
+                              guidance=None if guidance is None else [guidance] * len(lightness))
+        finally:
+            idle.put(network)
+
+    def finish(good, abs_small):
+        """Start the writes of a batch whose colours are in (the previous batch's writes collected first)."""
+        nonlocal pending
+        collect(pending)  # the previous batch's writes, in input order
+        pending = []
+        for (path, number, image, lum), ab in zip(good, abs_small):
+            if not np.isfinite(ab).all():  # would come out white or black, not colorized
+                reason = "the model's colours for it are not finite (NaN or inf); not written"
+                report(ColorizeError(path, reason))
+                bar.update(1)
+                continue
+            future = pool.submit(_finish, image, lum, ab, jobs[number][1], planned[number], targets,
+                                 getattr(args, "upsample", None))
+            pending.append((path, planned[number][0], future))
+
     pool = ThreadPoolExecutor(max_workers=2)
-    pending = []
+    networks = ThreadPoolExecutor(max_workers=len(colorizers), thread_name_prefix="colorize-network")
+    pending, running = [], collections.deque()  # running: (good, future of its ab) in input order
     try:
         next_load = pool.submit(_load_batch, batches[0]) if batches else None
         for index in range(len(batches)):
@@ -522,21 +556,13 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
                 else:
                     good.append((path, number, image, lum))
             if good:
-                lightness = [lum for *_, lum in good]
-                guidance = getattr(args, "guidance", None)
-                abs_small = predict_ab(colorizer, lightness, size=args.size, temperature=temperature, mirror=args.mirror,
-                                       guidance=None if guidance is None else [guidance] * len(lightness))
-                collect(pending)  # the previous batch's writes, in input order
-                pending = []
-                for (path, number, image, lum), ab in zip(good, abs_small):
-                    if not np.isfinite(ab).all():  # would come out white or black, not colorized
-                        reason = "the model's colours for it are not finite (NaN or inf); not written"
-                        report(ColorizeError(path, reason))
-                        bar.update(1)
-                        continue
-                    future = pool.submit(_finish, image, lum, ab, jobs[number][1], planned[number], targets,
-                                         getattr(args, "upsample", None))
-                    pending.append((path, planned[number][0], future))
+                running.append((good, networks.submit(predict, [lum for *_, lum in good])))
+            while len(running) >= len(colorizers) or (running and running[0][1].done()):
+                good, future = running.popleft()
+                finish(good, future.result())
+        while running:
+            good, future = running.popleft()
+            finish(good, future.result())
         collect(pending)
     except KeyboardInterrupt:
         # Ctrl-C: no new file is started; those being written are finished (each is complete or absent).
@@ -554,6 +580,7 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
                 signal.signal(signal.SIGINT, previous)
         raise
     finally:
+        networks.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True)
     bar.close()
     return counts["written"], counts["failed"]
