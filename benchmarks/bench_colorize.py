@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,7 +148,7 @@ def bench_folder(model_path, engine, count=100):
     quiet_keras()
     from colorize.cli.colorize import colorize_command
     from colorize.predict.engine import load_colorizer
-    from colorize.predict.pipeline import lightness_of, predict_raw
+    from colorize.predict.pipeline import concurrent_colorizers, lightness_of, predict_raw
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
@@ -156,18 +157,27 @@ def bench_folder(model_path, engine, count=100):
         for index, image in enumerate(images):
             save(folder / f"p{index:03d}.jpg", image)
         model = load_colorizer(model_path, engine=engine)
+        copies = concurrent_colorizers(model)  # as the colorize command runs a folder's batches
         lightness = [lightness_of(im) for im in images]
-        predict_raw(model, lightness[:8])  # trace once
+        for network in {id(m): m for m in [model, *copies]}.values():
+            predict_raw(network, lightness[:8])  # trace once
         start = time.perf_counter()
         predict_raw(model, lightness)
         network = count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(len(copies)) as pool:  # batches of 8 spread over the copies
+            list(pool.map(lambda k: predict_raw(copies[k % len(copies)], lightness[k * 8 : k * 8 + 8]),
+                          range(-(-count // 8))))
+        network_copies = count / (time.perf_counter() - start)
         start = time.perf_counter()
         status = colorize_command("complex", [str(folder), "-o", str(Path(tmp) / "out"), "-m", str(model_path), "-q",
                                               "--engine", engine])
         end_to_end = count / (time.perf_counter() - start)
         assert status == 0 and len(list((Path(tmp) / "out").glob("*.png"))) == count
-    print(f"folder: --engine {engine}, {count} photos of 500x375: {end_to_end:.1f} images/s end to end, "
-          f"{network:.1f} images/s network alone (ratio {end_to_end / network:.2f}; target >= 0.5)")
+    best = max(network, network_copies)
+    print(f"folder: --engine {engine}, {count} photos of 500x375: {end_to_end:.1f} images/s end to end; network "
+          f"alone {network:.1f} images/s on one copy, {network_copies:.1f} on {len(copies)} side by side (ratio to "
+          f"the better {end_to_end / best:.2f}; target >= 0.5)")
     del np
 
 

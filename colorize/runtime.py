@@ -83,3 +83,11 @@ def quiet_keras():
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
+
+
+def usable_cpus():
+    """CPUs this process may run on (its affinity on Linux, else the machine's count), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

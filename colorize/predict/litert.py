@@ -34,7 +34,6 @@ running needs only ``ai-edge-litert``.
 """
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import numpy as np
 
 from colorize.errors import ColorizeError, one_line
 from colorize.files import file_digest
+from colorize.runtime import usable_cpus
 
 SUFFIX = ".lite"
 FORMAT = "colorize-lite/1"
@@ -143,7 +143,7 @@ class LiteColorizer:
 
         # The runtime logs "Created TensorFlow Lite XNNPACK delegate" to fd 2; a CLI promises a quiet stderr.
         with silenced_stderr_fd():
-            interpreter = _interpreter_class()(model_content=network_bytes, num_threads=threads or _cpu_count())
+            interpreter = _interpreter_class()(model_content=network_bytes, num_threads=threads or usable_cpus())
         # The inputs beside L of a network that takes hints (colorize.models.colorizer.HINT_INPUTS).
         self.hint_inputs = tuple(description.get("hint_inputs") or ())
         self.network = LiteNetwork(interpreter, ["lightness", *self.hint_inputs] if self.hint_inputs else None)
@@ -166,7 +166,7 @@ class LiteColorizer:
         interpreter and an equal share of the cores (at least one thread); ``count`` 1: this one."""
         if count <= 1:
             return [self]
-        threads = max(1, _cpu_count() // count)
+        threads = max(1, usable_cpus() // count)
         return [type(self)(self._network_bytes, self._description, threads=threads) for _ in range(count)]
 
     @classmethod
@@ -197,11 +197,3 @@ class LiteColorizer:
             inputs["temperature"] = np.asarray(value if value is not None else 1.0, np.float32)
         ab = next(iter(self._decode(**inputs).values()))
         return ab[0].copy() if single else ab.copy()
-
-
-def _cpu_count():
-    """CPUs this process may use (the interpreter's threads)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

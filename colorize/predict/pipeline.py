@@ -229,9 +229,9 @@ def concurrent_colorizers(colorizer, count=None):
     replicate = getattr(colorizer, "replicas", None)
     if replicate is None:
         return [colorizer]
-    from colorize.predict.litert import _cpu_count
+    from colorize.runtime import usable_cpus
 
-    return replicate(count or _cpu_count())
+    return replicate(count or usable_cpus())
 
 
 def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True, guidance=None):

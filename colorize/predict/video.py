@@ -40,6 +40,7 @@ import numpy as np
 
 from colorize.errors import ColorizeError, one_line
 from colorize.predict.pipeline import lightness_of
+from colorize.runtime import usable_cpus
 
 # Container signatures (first bytes): ISO BMFF (mp4, mov, m4v, 3gp) has "ftyp" at offset 4;
 # Matroska / WebM start with the EBML magic; AVI is a RIFF file of form type "AVI ".
@@ -578,9 +579,8 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
                 if item[0] == "a":
                     _mux_audio(output, audio_plans, item[1], start)
                     continue
-                _, lightness, ab, pts = item
-                rgb = compose_fn(lightness, ab)
-                frame = video_frame(rgb, video_out.pix_fmt)
+                _, rendering, pts = item
+                frame = rendering.result()  # composed by a worker, taken here in the clip's order
                 frame.pts, frame.time_base = pts, time_base
                 _mux_video(output, video_out.encode(frame), durations)
                 counter[0] += 1
@@ -595,6 +595,10 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
         except BaseException as error:  # noqa: BLE001 - handed to the calling thread
             errors.append(error)
             stop.set()
+
+    def render(lightness, ab):
+        """The encoder's frame for (L, ab): composed to RGB, then to its pixel format (on a worker thread)."""
+        return video_frame(compose_fn(lightness, ab), video_out.pix_fmt)
 
     predictors = list(predict_ab_fn) if isinstance(predict_ab_fn, (list, tuple)) else [predict_ab_fn]
     idle = queue.SimpleQueue()  # the predictors not running now: each runs one batch at a time
@@ -631,13 +635,16 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
             for (lightness, pts), ab in zip(payload, future.result()):
                 if smoother is not None:
                     ab = smoother.step(lightness, ab)
-                _put(encoded, ("v", lightness, ab, pts), stop)
+                _put(encoded, ("v", composers.submit(render, lightness, ab), pts), stop)
 
     threads = [threading.Thread(target=decode, name="video-decode", daemon=True),
                threading.Thread(target=encode, name="video-encode", daemon=True)]
     for thread in threads:
         thread.start()
     workers = ThreadPoolExecutor(max_workers=len(predictors), thread_name_prefix="video-network")
+    # Composing a frame costs as much as the network at 720p: frames are composed side by side (at most
+    # queue_size waiting for the encoder, which takes them in order).
+    composers = ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="video-compose")
     try:
         batch = []
 
@@ -672,6 +679,7 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
         for thread in threads:
             while thread.is_alive():
                 thread.join(timeout=0.1)
+        composers.shutdown(wait=True, cancel_futures=True)  # after the encoder took every frame it needs
         bar.close()
     if errors:
         raise errors[0]
