@@ -652,7 +652,7 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
             pending.append(("v", list(batch), workers.submit(network, list(batch))))
             in_flight[0] += 1
             batch.clear()
-            hand_on(limit=len(predictors))  # one batch queued behind each busy predictor, no more
+            hand_on(limit=len(predictors))  # every predictor busy and at most one batch waiting for one
 
         while True:
             item = _get(decoded, stop)
