@@ -233,6 +233,11 @@ def test_concurrent_copies_of_a_compiled_colorizer_give_its_colours(compiled, mo
     copies = concurrent_colorizers(lite_model)
     assert len(copies) == 2 and all(isinstance(copy, lite.LiteColorizer) for copy in copies)
     assert lite_model.replicas(1) == [lite_model]
+    import colorize.runtime
+
+    monkeypatch.setattr(colorize.runtime, "usable_cpus", lambda: 96)  # a big server: copies capped
+    assert len(concurrent_colorizers(lite_model)) == 8
+    monkeypatch.setattr(colorize.runtime, "usable_cpus", lambda: 2)
     photos = [synthetic_photo(64, 96, seed=seed)[..., 0].astype(np.float32) * 100 / 255 for seed in range(4)]
     expected = predict_ab(lite_model, photos)
     results = [None, None]

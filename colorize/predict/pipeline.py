@@ -214,9 +214,15 @@ def compose(lightness, ab_small, strip_pixels=None, upsample=None):
     return result
 
 
+# At most this many copies by default: each holds its own activations (about 35 MB for a batch of four
+# 640x360 frames), and beyond a few copies the cores are better shared out as threads of each.
+MAX_CONCURRENT_COPIES = 8
+
+
 def concurrent_colorizers(colorizer, count=None):
     """Colorizers of the same network that may run side by side, for pipelines that keep several batches
-    in flight (video): ``count`` of them (None: one per core) where the engine gains from it, else ``[colorizer]``.
+    in flight (video, folders): ``count`` of them (None: one per core, at most MAX_CONCURRENT_COPIES, the
+    cores shared out among them) where the engine gains from it, else ``[colorizer]``.
 
     A compiled colorizer gains: one single-threaded interpreter per core runs
     more batches a second than one interpreter spread over the cores, whose
@@ -231,7 +237,7 @@ def concurrent_colorizers(colorizer, count=None):
         return [colorizer]
     from colorize.runtime import usable_cpus
 
-    return replicate(count or usable_cpus())
+    return replicate(count or min(usable_cpus(), MAX_CONCURRENT_COPIES))
 
 
 def predict_ab(colorizer, lightness_list, size=None, temperature=None, mirror=True, guidance=None):
