@@ -491,19 +491,27 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
             return
         tqdm.write(f"{prog}: {kind}: {message}", file=sys.stderr)
 
+    # The writes already reported: a collect cut short by Ctrl-C (in a future's wait) runs again on the
+    # same list, and must count each file once (the count is the set's size, so it cannot drift either).
+    reported, written = set(), set()
+
     def collect(pending, interrupted=False):
         for path, target, future in pending:
-            if interrupted and (future.cancelled() or not future.done()):
+            if future in reported or (interrupted and (future.cancelled() or not future.done())):
                 continue
             try:
                 target = future.result()
             except Exception as error:  # one line per file, whatever failed (disk full, a figure)
+                reported.add(future)
                 report(f"{target}: cannot write ({one_line(error)})")
             else:
-                counts["written"] += 1
+                written.add(future)  # before `reported`: cut short between the two, the re-run adds it again
+                reported.add(future)
+                counts["written"] = len(written)
                 if not show_bar and not args.quiet:
                     stdout.say(f"{path} -> {target}")
             bar.update(1)
+        counts["written"] = len(written)
 
     numbered = [(path, index) for index, (path, _) in enumerate(jobs)]
     batches = [numbered[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
