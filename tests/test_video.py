@@ -610,3 +610,33 @@ def test_start_after_end_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
         _colorize("x.mp4", "--start", "5", "--end", "2")
     assert stopped.value.code == 2 and "--end (2 s) must be after --start (5 s)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_a_clip_leaves_nothing(tmp_path):
+    """SIGINT while the network copies, the compose pool and the encoder are all busy: exit 130, one line,
+    neither the clip nor its temporary file left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    source = write_clip(tmp_path / "clip.mp4", pan_clip(600, 240, 320, step=1), fps=24)
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, str(REPO / "colorize_complex.py"), str(source), "-o", str(out), "-q"],
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    # The temporary file appears when the clip starts; a second later the pipeline is in full swing.
+    while time.monotonic() < deadline and not any(out.glob(".clip.partial-*")):
+        time.sleep(0.02)
+    time.sleep(1.0)
+    assert run.poll() is None, "the clip finished before it could be interrupted"
+    run.send_signal(signal.SIGINT)
+    stderr = run.communicate(timeout=120)[1]
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted:" in lines[0], stderr
+    assert sorted(p.name for p in out.iterdir()) == [], list(out.iterdir())
