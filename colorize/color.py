@@ -177,7 +177,7 @@ def l_ab_to_rgb(lightness, ab):
     # One interleaving pass in OpenCV (NumPy's strided channel writes cost twice as much).
     lab = cv2.merge([np.clip(lightness, 0.0, 100.0).reshape(-1, width), np.ascontiguousarray(ab).reshape(-1, width, 2)])
     linear = _lab_image_to_linear_rgb(lab)
-    inside = cv2.inRange(linear, (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3)
+    inside = _inside_gamut(linear)
     if cv2.countNonZero(inside) < inside.size:
         outside = np.flatnonzero(inside.reshape(-1) == 0)
         colours = lab.reshape(-1, 3)[outside]
@@ -263,12 +263,16 @@ def _lab_to_linear_rgb(lab):
     return _lab_image_to_linear_rgb(lab.reshape(1, -1, 3)).reshape(-1, 3)
 
 
+def _inside_gamut(linear):
+    """Linear RGB (H, W, 3) -> uint8 mask (H, W): 255 where every channel is within [0, 1] up to _GAMUT_TOLERANCE."""
+    return cv2.inRange(linear, (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3)
+
+
 def _in_gamut(lab):
     """Lab (n, 3) -> bool (n,): inside the sRGB gamut (linear RGB within [0, 1] up to _GAMUT_TOLERANCE)."""
     if not len(lab):
         return np.zeros(0, bool)
-    linear = _lab_to_linear_rgb(lab).reshape(1, -1, 3)
-    return cv2.inRange(linear, (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3).reshape(-1) > 0
+    return _inside_gamut(_lab_to_linear_rgb(lab).reshape(1, -1, 3)).reshape(-1) > 0
 
 
 def _fit_chroma_to_gamut(lab, steps=8, outside_only=False):

@@ -507,7 +507,6 @@ def run_jobs(jobs, colorizer, args, prog, stdout=None, counts=None):
             else:
                 written.add(future)  # before `reported`: cut short between the two, the re-run adds it again
                 reported.add(future)
-                counts["written"] = len(written)
                 if not show_bar and not args.quiet:
                     stdout.say(f"{path} -> {target}")
             bar.update(1)
