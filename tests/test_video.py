@@ -22,7 +22,8 @@ from conftest import save_rgb, synthetic_photo  # noqa: E402
 STRIDE = 4  # the fake predictor's output grid: 1/4 of the frame
 
 
-def write_clip(path, frames, fps=10, pts=None, time_base=None, audio=False, codec="libx264", metadata=None):
+def write_clip(path, frames, fps=10, pts=None, time_base=None, audio=False, codec="libx264", metadata=None,
+               pix_fmt="yuv420p"):
     """Write uint8 RGB frames as a video (optionally with pts in time_base and a 440 Hz AAC track)."""
     frames = list(frames)
     height, width = frames[0].shape[:2]
@@ -30,7 +31,7 @@ def write_clip(path, frames, fps=10, pts=None, time_base=None, audio=False, code
         if metadata:
             output.metadata.update(metadata)
         stream = output.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if codec == "libx264":
             stream.options = {"crf": "10", "preset": "ultrafast"}
         if time_base is not None:
@@ -363,6 +364,26 @@ def test_scene_cut_resets():
     assert np.allclose(smoother.step(first, ab_first), ab_first)
 
 
+@pytest.mark.parametrize("height, width, shape", [(360, 640, (96, 168)), (720, 1280, (96, 171)), (48, 64, (12, 16)),
+                                                  (97, 131, (24, 32))])
+def test_shrink_is_an_area_mean(height, width, shape):
+    from colorize.predict.temporal import shrink
+
+    cv2 = pytest.importorskip("cv2")
+    # Detail at about the flow grid's scale (finer detail is averaged away by either resize).
+    image = cv2.GaussianBlur(np.random.default_rng(0).random((height, width), np.float32) * 100, (0, 0),
+                             width / shape[1])
+    image = (image - image.min()) * (100 / np.ptp(image))
+    small = shrink(image, shape)
+    direct = cv2.resize(image, shape[::-1], interpolation=cv2.INTER_AREA)
+    assert small.shape == shape and small.dtype == np.float32
+    assert small.mean() == pytest.approx(image.mean(), abs=0.5)  # a mean of the pixels, nothing lost or added
+    assert np.abs(small - direct).mean() < 1.0  # L units of a 0-100 range: the windows differ a little
+    assert small.min() >= image.min() and small.max() <= image.max()
+    if height % shape[0] == 0 and width % shape[1] == 0:  # a whole factor: OpenCV's own pass, exactly
+        np.testing.assert_allclose(small, direct, atol=1e-4)
+
+
 def test_scene_cut_in_a_clip(tmp_path):
     frames = gray_clip(6, 64, 96, seed=0) + [255 - f for f in gray_clip(6, 64, 96, seed=5)]
     source = write_clip(tmp_path / "cut.mp4", frames)
@@ -493,6 +514,49 @@ def test_frames_for_the_encoder_are_bt601_within_a_level(height, width):
         red = means(128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255)
         assert np.abs(planes[height : height * 5 // 4] - blue).max() <= 1.0
         assert np.abs(planes[height * 5 // 4 :] - red).max() <= 1.0
+
+
+def write_yuv_clip(path, lumas, pix_fmt, chroma=128):
+    """Encode frames given as luma planes (H, W) uint8 with every chroma value ``chroma`` (128: gray footage,
+    as a black-and-white film's decoder gives it), ``pix_fmt`` planar YUV; x264, nearly lossless."""
+    height, width = lumas[0].shape
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.options = {"crf": "10", "preset": "ultrafast"}
+        for index, luma in enumerate(lumas):
+            frame = av.VideoFrame(width, height, pix_fmt)
+            for number, plane in enumerate(frame.planes):
+                values = np.full((plane.height, plane.line_size), chroma, np.uint8)
+                if number == 0:
+                    values[:, :width] = luma
+                plane.update(values.tobytes())
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("pix_fmt, width", [("yuv420p", 64), ("yuvj420p", 64), ("yuv444p", 64), ("yuv420p", 66)])
+def test_gray_frames_lightness_by_table_equals_the_rgb_path(tmp_path, pix_fmt, width):
+    # Gray footage (neutral chroma planes) takes the luma table: the same L, value for value, as the RGB path;
+    # in limited and full range, 4:2:0 and 4:4:4, and with padded rows (66 wide: chroma rows of 33).
+    ramp = np.linspace(0, 255, width).astype(np.uint8)[None].repeat(48, 0)  # every luma value
+    lumas = [ramp, *(rgb[..., 0] for rgb in pan_clip(5, 48, width))]
+    gray = write_yuv_clip(tmp_path / "gray.mkv", lumas, pix_fmt)
+    tinted = write_yuv_clip(tmp_path / "tinted.mkv", lumas[:3], pix_fmt, chroma=120)  # a sepia-like cast
+    colour = write_clip(tmp_path / "colour.mkv", [synthetic_photo(48, width, seed=3)] * 3, pix_fmt=pix_fmt)
+    lightness = video.FrameLightness()
+    for path, by_table in ((gray, True), (tinted, False), (colour, False)):
+        with av.open(str(path)) as container:
+            decoded = list(container.decode(container.streams.video[0]))
+            assert decoded[0].format.name == pix_fmt
+            before = lightness.gray_frames
+            for frame in decoded:
+                np.testing.assert_array_equal(lightness(frame), lightness_of(frame.to_ndarray(format="rgb24")))
+            assert lightness.gray_frames - before == (len(decoded) if by_table else 0), path.name
 
 
 def test_the_output_says_its_colour_matrix(tmp_path):
