@@ -81,6 +81,17 @@ def call_entry(capsys, command, argv):
     return status, captured.out, captured.err
 
 
+def interruptible():
+    """preexec_fn for a child that a test interrupts with SIGINT: the default disposition back.
+
+    A shell starts background jobs with SIGINT ignored and children inherit that; Python then never
+    raises KeyboardInterrupt, and the child would ignore the test's Ctrl-C (as a CI run started with
+    ``nohup ... &`` did)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_script(script, *args, cwd=None, timeout=300):
     """Run one of the repository's scripts in a subprocess; returns CompletedProcess."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))

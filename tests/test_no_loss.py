@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, run_script, save_rgb, synthetic_photo
+from conftest import REPO, interruptible, run_script, save_rgb, synthetic_photo
 from conftest import call_entry as _call
 
 
@@ -185,7 +185,7 @@ def test_ctrl_c_while_colorizing_leaves_only_complete_files(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.Popen([sys.executable, str(REPO / "colorize_simple.py"), str(photos), "-o", str(out), "-q"],
-                           env=env, stderr=subprocess.PIPE, text=True)
+                           env=env, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     while not (out.exists() and len(list(out.glob("*.png"))) >= 3) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -686,12 +686,13 @@ def test_ctrl_c_in_the_middle_of_a_clip_leaves_nothing(tmp_path):
     import sys
     import time
 
-    from conftest import REPO
+    from conftest import REPO, interruptible
 
     source = write_clip(tmp_path / "clip.mp4", pan_clip(600, 240, 320, step=1), fps=24)
     out = tmp_path / "out"
     run = subprocess.Popen([sys.executable, str(REPO / "colorize_complex.py"), str(source), "-o", str(out), "-q"],
-                           env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=subprocess.PIPE, text=True)
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), stderr=subprocess.PIPE, text=True,
+                           preexec_fn=interruptible)
     deadline = time.monotonic() + 120
     # The temporary file appears when the clip starts; a second later the pipeline is in full swing.
     while time.monotonic() < deadline and not any(out.glob(".clip.partial-*")):
