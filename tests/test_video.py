@@ -103,7 +103,8 @@ class FakePredictor:
 
 
 class RecordingCompose:
-    """compose() that remembers the ab it was given (the temporal stage's output), frame by frame."""
+    """compose() that remembers the ab it was given (the temporal stage's output) in the order of its calls:
+    the clip's order only with one compose worker (several take frames side by side)."""
 
     def __init__(self):
         self.abs = []
@@ -338,7 +339,8 @@ def test_mkv_target_and_no_audio(tmp_path):
 
 # ----------------------------------------------------------------------------- temporal consistency
 @pytest.mark.parametrize("kind", ["static", "pan"])
-def test_temporal_reduces_flicker(tmp_path, kind):
+def test_temporal_reduces_flicker(tmp_path, kind, monkeypatch):
+    monkeypatch.setattr(video, "usable_cpus", lambda: 1)  # one compose worker: RecordingCompose sees the clip's order
     frames = gray_clip(16, 64, 96) if kind == "static" else pan_clip(16, 64, 96)
     source = write_clip(tmp_path / "clip.mp4", frames)
     measured = {}
@@ -459,24 +461,56 @@ class OneAtATime:
                 self.running -= 1
 
 
-def test_predictors_side_by_side_give_the_single_predictors_clip(tmp_path):
+class EncoderInputs:
+    """Wraps the pipeline's output video stream: records (pts, bytes of every plane) of each frame handed to
+    the encoder, in the order the encoder gets them."""
+
+    def __init__(self, monkeypatch):
+        self.frames = []
+        make_stream = video._add_video_stream
+        recorder = self
+
+        class Recording:
+            def __init__(self, stream):
+                object.__setattr__(self, "stream", stream)
+
+            def __getattr__(self, name):
+                return getattr(self.stream, name)
+
+            def __setattr__(self, name, value):
+                setattr(self.stream, name, value)
+
+            def encode(self, frame=None):
+                if frame is not None:
+                    recorder.frames.append((frame.pts, [bytes(plane) for plane in frame.planes]))
+                return self.stream.encode(frame)
+
+        monkeypatch.setattr(video, "_add_video_stream", lambda *args, **kwargs: Recording(make_stream(*args, **kwargs)))
+
+
+def test_predictors_side_by_side_give_the_single_predictors_clip(tmp_path, monkeypatch):
     """Two predictors run batches concurrently; the first is slow, so later batches finish first: the
-    smoother and the encoder still see every frame in order, and the clip equals a one-predictor run."""
+    smoother and the encoder still see every frame in order, and the encoder gets exactly a one-predictor
+    run's frames. (Not the encoded bytes: x264's macroblock tree is not bit-exact from run to run — the
+    same frames encoded in a new thread gave another file in 5 of 300 runs, up to 4 levels apart — so
+    the decoded clips are compared within a tolerance.)"""
     source = write_clip(tmp_path / "clip.mp4", pan_clip(24), audio=True)
-    alone = RecordingCompose()
-    run(source, tmp_path / "alone.mp4", predictor=FakePredictor(noise=0), composer=alone, batch_size=2)
-    together = RecordingCompose()
+    encoder_inputs = EncoderInputs(monkeypatch)
+    run(source, tmp_path / "alone.mp4", predictor=FakePredictor(noise=0), batch_size=2)
+    alone = list(encoder_inputs.frames)
+    encoder_inputs.frames.clear()
     predictors = [OneAtATime(FakePredictor(noise=0), first_delay=0.3), OneAtATime(FakePredictor(noise=0))]
-    result = run(source, tmp_path / "together.mp4", predictor=predictors, composer=together, batch_size=2)
+    result = run(source, tmp_path / "together.mp4", predictor=predictors, batch_size=2)
     assert result.frames == 24 and result.audio == "copy"
     assert all(p.calls > 0 for p in predictors) and max(p.most for p in predictors) == 1
-    assert len(together.abs) == len(alone.abs) == 24
-    for mine, theirs in zip(together.abs, alone.abs):
-        np.testing.assert_array_equal(mine, theirs)
+    together = encoder_inputs.frames
+    assert len(together) == len(alone) == 24
+    assert [pts for pts, _ in together] == sorted(pts for pts, _ in together)
+    assert together == alone
     (frames_a, _), (frames_b, _) = decode_frames(tmp_path / "alone.mp4"), decode_frames(tmp_path / "together.mp4")
     assert [pts for _, pts, _ in frames_a] == [pts for _, pts, _ in frames_b]
     for (a, _, _), (b, _, _) in zip(frames_a, frames_b):
-        np.testing.assert_array_equal(a, b)
+        assert np.abs(a.astype(int) - b).max() <= 8
 
 
 def test_a_failing_predictor_among_several_fails_the_clip(tmp_path):
