@@ -704,6 +704,30 @@ def test_colorize_command_refuses_bad_clips_in_one_line(kind, tiny_models, tmp_p
     assert not out.exists() or not list(out.iterdir())  # nothing written, no partial file
 
 
+def test_crf_trades_size_for_quality(tiny_models, tmp_path, capsys):
+    """--crf reaches the encoder: a higher factor gives a smaller clip, further from the lossless one."""
+    source = write_clip(tmp_path / "clip.mp4", pan_clip(12, 64, 96), fps=8)
+    outputs = {}
+    for crf in (0, 40):
+        out = tmp_path / f"crf{crf}"
+        assert _colorize(source, "-o", out, "--model", tiny_models["simple"], "-q", "--crf", crf) == 0, \
+            capsys.readouterr().err
+        outputs[crf] = out / "clip.mp4"
+    assert outputs[0].stat().st_size > 1.5 * outputs[40].stat().st_size  # measured 4517 vs 1900 bytes
+    (lossless, _), (small, _) = decode_frames(outputs[0]), decode_frames(outputs[40])
+    assert len(lossless) == len(small) == 12
+    assert np.mean([np.abs(a.astype(int) - b).mean() for (a, _, _), (b, _, _) in zip(lossless, small)]) > 0.5
+
+
+@pytest.mark.parametrize("value, reason", [("52", "must be 0 to 51, got 52"), ("-1", "must be 0 to 51, got -1"),
+                                           ("high", "not a whole number: 'high'")])
+def test_crf_out_of_range_is_a_usage_error(value, reason, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _colorize("x.mp4", "--crf", value)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"argument --crf: {reason}" in err and "Traceback" not in err
+
+
 def test_start_after_end_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
         _colorize("x.mp4", "--start", "5", "--end", "2")

@@ -12,6 +12,8 @@ from colorize.errors import ColorizeError, one_line
 # Extensions looked at inside folders (a file named on the command line is recognised by content).
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
 OUTPUT_SUFFIX = ".mp4"
+# H.264's largest constant rate factor (x264 takes 0-51 for 8-bit video).
+MAX_CRF = 51
 
 
 def list_videos(folder):
@@ -39,7 +41,9 @@ def split_videos(jobs):
 
 
 def add_video_options(parser):
-    """--no-temporal, --start, --end on a colorize parser."""
+    """--no-temporal, --start, --end, --crf on a colorize parser."""
+    from colorize.predict.video import DEFAULT_CRF
+
     group = parser.add_argument_group("video inputs (mp4, mov, mkv, avi, webm: each becomes OUTPUT/NAME.mp4)")
     group.add_argument("--no-temporal", dest="temporal", action="store_false",
                        help="colorize each frame on its own; by default colours follow the content from frame to "
@@ -47,6 +51,10 @@ def add_video_options(parser):
     group.add_argument("--start", type=_seconds, default=None, metavar="SECONDS",
                        help="colorize from this time of each clip on (the output starts there)")
     group.add_argument("--end", type=_seconds, default=None, metavar="SECONDS", help="colorize up to this time")
+    group.add_argument("--crf", type=_crf, default=DEFAULT_CRF, metavar="N",
+                       help="the clip's quality against its size: H.264's constant rate factor, 0 (lossless, "
+                       "huge) to 51 (smallest); each 6 more about halves the file; the default is visually "
+                       "lossless")
 
 
 def _seconds(text):
@@ -62,6 +70,18 @@ def _seconds(text):
     return value
 
 
+def _crf(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_CRF:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_CRF}, got {value}")
+    return value
+
+
 def colorize_clip(path, target, colorizers, args, next_name=None):
     """Colorize one clip into ``target`` (never replacing a file unless --overwrite). Returns the VideoResult.
 
@@ -73,7 +93,7 @@ def colorize_clip(path, target, colorizers, args, next_name=None):
     temporal blending already averages each colour over frames, and video needs the speed.
     """
     from colorize.predict.pipeline import compose, predict_ab
-    from colorize.predict.video import colorize_video
+    from colorize.predict.video import DEFAULT_CRF, colorize_video
 
     temperature = getattr(args, "temperature", None)
     mirror = getattr(args, "mirror_video", False)
@@ -88,7 +108,7 @@ def colorize_clip(path, target, colorizers, args, next_name=None):
     colorizers = colorizers if isinstance(colorizers, (list, tuple)) else [colorizers]
     return colorize_video(path, target, [predictor(colorizer) for colorizer in colorizers], join,
                           temporal=args.temporal, start=args.start, end=args.end, progress=not args.quiet,
-                          replace=args.overwrite, next_name=next_name)
+                          replace=args.overwrite, next_name=next_name, crf=getattr(args, "crf", DEFAULT_CRF))
 
 
 def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):

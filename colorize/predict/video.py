@@ -485,7 +485,8 @@ def colorize_video(source, target, predict_ab_fn, compose_fn, temporal=True, sta
         start, end: seconds of the source to colorize (None: from the beginning / to the end); the output
             starts at 0.
         progress: a tqdm bar on stderr (frames/s, time left).
-        crf: quality of the H.264 encoder (lower: better, bigger).
+        crf: quality of the H.264 encoder, 0-51 (lower: better, bigger; VP9 for .webm gets crf + 12 on
+            its 0-63 scale).
         replace: an existing ``target`` is replaced; False: FileExistsError instead (the finished clip is
             linked to its name, which fails on any existing file, even one another process made meanwhile).
         next_name: with replace False, ``next_name(taken_path) -> Path``, the name to try when the target
