@@ -728,6 +728,13 @@ def test_crf_out_of_range_is_a_usage_error(value, reason, capsys):
     assert stopped.value.code == 2 and f"argument --crf: {reason}" in err and "Traceback" not in err
 
 
+def test_crf_help_names_the_encoders_default(capsys):
+    with pytest.raises(SystemExit):
+        _colorize("--help")
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {video.DEFAULT_CRF}, visually lossless)" in help_text
+
+
 def test_start_after_end_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
         _colorize("x.mp4", "--start", "5", "--end", "2")

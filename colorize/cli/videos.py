@@ -41,9 +41,7 @@ def split_videos(jobs):
 
 
 def add_video_options(parser):
-    """--no-temporal, --start, --end, --crf on a colorize parser."""
-    from colorize.predict.video import DEFAULT_CRF
-
+    """--no-temporal, --start, --end, --crf on a colorize parser (importing no video or image library)."""
     group = parser.add_argument_group("video inputs (mp4, mov, mkv, avi, webm: each becomes OUTPUT/NAME.mp4)")
     group.add_argument("--no-temporal", dest="temporal", action="store_false",
                        help="colorize each frame on its own; by default colours follow the content from frame to "
@@ -51,10 +49,11 @@ def add_video_options(parser):
     group.add_argument("--start", type=_seconds, default=None, metavar="SECONDS",
                        help="colorize from this time of each clip on (the output starts there)")
     group.add_argument("--end", type=_seconds, default=None, metavar="SECONDS", help="colorize up to this time")
-    group.add_argument("--crf", type=_crf, default=DEFAULT_CRF, metavar="N",
+    # No default here: colorize_video's own (DEFAULT_CRF) applies; the help names it (a test checks).
+    group.add_argument("--crf", type=_crf, default=None, metavar="N",
                        help="the clip's quality against its size: H.264's constant rate factor, 0 (lossless, "
-                       "huge) to 51 (smallest); each 6 more about halves the file; the default is visually "
-                       "lossless")
+                       "huge) to 51 (smallest); each 6 more about halves the file (default: 18, visually "
+                       "lossless)")
 
 
 def _seconds(text):
@@ -93,7 +92,7 @@ def colorize_clip(path, target, colorizers, args, next_name=None):
     temporal blending already averages each colour over frames, and video needs the speed.
     """
     from colorize.predict.pipeline import compose, predict_ab
-    from colorize.predict.video import DEFAULT_CRF, colorize_video
+    from colorize.predict.video import colorize_video
 
     temperature = getattr(args, "temperature", None)
     mirror = getattr(args, "mirror_video", False)
@@ -106,9 +105,10 @@ def colorize_clip(path, target, colorizers, args, next_name=None):
         return compose(lightness, ab, upsample=getattr(args, "upsample", None))
 
     colorizers = colorizers if isinstance(colorizers, (list, tuple)) else [colorizers]
+    encoder = {"crf": args.crf} if getattr(args, "crf", None) is not None else {}
     return colorize_video(path, target, [predictor(colorizer) for colorizer in colorizers], join,
                           temporal=args.temporal, start=args.start, end=args.end, progress=not args.quiet,
-                          replace=args.overwrite, next_name=next_name, crf=getattr(args, "crf", DEFAULT_CRF))
+                          replace=args.overwrite, next_name=next_name, **encoder)
 
 
 def run_video_jobs(jobs, colorizer, args, prog, claim, say, counts=None):
