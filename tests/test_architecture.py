@@ -8,7 +8,6 @@ below, and no two modules import each other, directly or round a loop.
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 

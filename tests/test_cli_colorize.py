@@ -1,6 +1,5 @@
 """End-to-end runs of colorize_simple.py / colorize_complex.py, good and bad inputs."""
 
-import shutil
 import zipfile
 
 import cv2
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from colorize import color
-from conftest import REPO, run_script, save_rgb, synthetic_photo
+from conftest import run_script, save_rgb, synthetic_photo
 
 SCRIPTS = {"simple": "colorize_simple.py", "complex": "colorize_complex.py"}
 
@@ -246,7 +245,6 @@ def test_outputs_get_normal_file_permissions(tiny_models, tmp_path, capsys):
 def test_engine_choices_match_the_library():
     """cli.ENGINES is a copy (so --help imports no NumPy); it must list what colorize.predict.engine accepts."""
     from colorize.cli import colorize as cli
-    from colorize.predict import litert as lite
 
     from colorize.predict import engine
 
