@@ -301,6 +301,25 @@ def test_audio_copied_unchanged_and_metadata(tmp_path):
         assert (codec.name, codec.sample_rate) == ("aac", 22050)
 
 
+def test_audio_between_the_frames_does_not_cut_the_batches(tmp_path):
+    """A clip's audio packets lie between its frames (about two a frame here): the network still gets full
+    batches, and the audio still comes out packet for packet."""
+    source = write_clip(tmp_path / "sound.mp4", pan_clip(22), fps=10, audio=True)
+    with av.open(str(source)) as container:
+        kinds = [packet.stream.type for packet in container.demux() if packet.size]
+    assert kinds.count("audio") >= 30 and "audio" in kinds[kinds.index("video") : kinds.index("video") + 4]
+    sizes = []
+
+    def predictor(lightness_list):
+        sizes.append(len(lightness_list))
+        return FakePredictor()(lightness_list)
+
+    result = run(source, tmp_path / "out.mp4", predictor=predictor, batch_size=4)
+    assert result.frames == 22 and result.audio == "copy"
+    assert sizes == [4, 4, 4, 4, 4, 2]
+    assert len(decode_frames(tmp_path / "out.mp4")[0]) == 22
+
+
 def test_audio_the_container_cannot_carry_is_transcoded(tmp_path):
     source = tmp_path / "pcm.mkv"
     with av.open(str(source), "w") as output:

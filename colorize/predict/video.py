@@ -754,24 +754,37 @@ def _run_pipeline(container, video_in, audio_in, output, video_out, audio_plans,
     composers = ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="video-compose")
     try:
         batch = []
+        # Audio that arrives while a batch fills waits for that batch: a clip's audio packets come between
+        # its frames (about two per frame), and handing them on at once would cut every batch to one
+        # frame. The muxer interleaves by timestamps, and x264's look-ahead holds video back ten frames
+        # or more anyway, so a few frames' delay of the audio changes nothing in the file.
+        held_audio = []
+
+        def hand_on_audio():
+            pending.extend(("a", audio, None) for audio in held_audio)
+            held_audio.clear()
 
         def submit():
             pending.append(("v", list(batch), workers.submit(network, list(batch))))
             in_flight[0] += 1
             batch.clear()
+            hand_on_audio()
             hand_on(limit=len(predictors))  # every predictor busy and at most one batch waiting for one
 
         while True:
             item = _get(decoded, stop)
-            if item is _END or item[0] == "a":
+            if item is _END:
                 if batch:
                     submit()
-                if item is _END:
-                    hand_on(limit=0)
-                    _put(encoded, _END, stop)
-                    break
-                pending.append(("a", item, None))
-                hand_on(limit=len(predictors))
+                hand_on_audio()
+                hand_on(limit=0)
+                _put(encoded, _END, stop)
+                break
+            if item[0] == "a":
+                held_audio.append(item)
+                if not batch:
+                    hand_on_audio()
+                    hand_on(limit=len(predictors))
                 continue
             batch.append(item[1:])
             if len(batch) >= batch_size:
