@@ -1,4 +1,4 @@
-"""Helpers every command line shares: standard streams that may be closed or full."""
+"""Helpers every command line shares: standard streams that may be closed or full, argument types."""
 
 import os
 import sys
@@ -50,3 +50,19 @@ class StdoutLines:
                 os.close(null)
             except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
                 pass
+
+
+def whole_number_between(low, high):
+    """An argparse type: a whole number from ``low`` to ``high`` (both included), else a one-line usage error."""
+    import argparse
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {text}")
+        return value
+
+    return parse

@@ -11,21 +11,12 @@ import argparse
 import ipaddress
 import sys
 
+from colorize.cli.common import whole_number_between
 from colorize.cli.helpformat import HelpFormatter
 from colorize.errors import ColorizeError, one_line
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-
-
-def _port(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {text}")
-    return value
 
 
 def build_serve_parser():
@@ -39,7 +30,7 @@ def build_serve_parser():
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (anything but a loopback address "
                         "exposes the page to the network: a warning is printed)")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port (0: any free one)")
+    parser.add_argument("--port", type=whole_number_between(0, 65535), default=DEFAULT_PORT, help="port (0: any free one)")
     parser.add_argument("--model", "-m", default=None, metavar="FILE",
                         help=f"a saved colorizer (default: the bundled {_default_model()} model); a guided-family model "
                         "takes colour points and a reference, others colorize automatically only")

@@ -7,6 +7,7 @@ already keeps both cores busy: decoding, the network and encoding overlap).
 import sys
 from pathlib import Path
 
+from colorize.cli.common import whole_number_between
 from colorize.errors import ColorizeError, one_line
 
 # Extensions looked at inside folders (a file named on the command line is recognised by content).
@@ -50,7 +51,7 @@ def add_video_options(parser):
                        help="colorize from this time of each clip on (the output starts there)")
     group.add_argument("--end", type=_seconds, default=None, metavar="SECONDS", help="colorize up to this time")
     # No default here: colorize_video's own (DEFAULT_CRF) applies; the help names it (a test checks).
-    group.add_argument("--crf", type=_crf, default=None, metavar="N",
+    group.add_argument("--crf", type=whole_number_between(0, MAX_CRF), default=None, metavar="N",
                        help="the clip's quality against its size: H.264's constant rate factor, 0 (lossless, "
                        "huge) to 51 (smallest); each 6 more about halves the file (default: 18, visually "
                        "lossless)")
@@ -66,18 +67,6 @@ def _seconds(text):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return value
-
-
-def _crf(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= MAX_CRF:
-        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_CRF}, got {value}")
     return value
 
 
